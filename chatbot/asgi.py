@@ -1,0 +1,21 @@
+"""ASGI entry point (uvicorn chatbot.asgi:application): HTTP pages and the chat WebSocket."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatbot.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+
+from chatbot.conversations.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        # The widget script is served by the app itself so one process is a whole install.
+        "http": ASGIStaticFilesHandler(django_asgi_app),
+        "websocket": URLRouter(websocket_urlpatterns),
+    }
+)

@@ -1,0 +1,24 @@
+"""The Celery app: `celery -A chatbot worker -Q gpu -P threads --concurrency 16`.
+
+A worker process loads the engine once, before it takes tasks; its threads then stream replies
+concurrently into that one engine, which batches them.
+"""
+
+import os
+
+from celery import Celery
+from celery.signals import worker_init
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatbot.settings")
+
+app = Celery("chatbot")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@worker_init.connect
+def _load_engine(**_):
+    """Load the model before the worker reports ready, not inside the first shopper's reply."""
+    from chatbot.engine import get_engine
+
+    get_engine()

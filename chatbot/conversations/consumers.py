@@ -1,0 +1,110 @@
+"""The shopper's WebSocket: /ws/v1/chat/?key=<widget key>&shopper=<id>[&conversation=<id>]."""
+
+import json
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from . import protocol, services
+
+
+def _query(scope) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(scope["query_string"].decode("latin-1")).items()}
+
+
+def _origin(scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"origin":
+            return value.decode("latin-1")
+    return ""
+
+
+@database_sync_to_async
+def _open(key: str, origin: str, shopper: str, conversation: int | None):
+    store = services.store_for_widget(key, origin)
+    if store is None:
+        return None
+    return services.open_conversation(store, shopper, conversation)
+
+
+@database_sync_to_async
+def _hello(conversation) -> dict:
+    conversation.refresh_from_db()
+    last = conversation.messages.order_by("-pk").values_list("pk", flat=True).first()
+    return {
+        "type": "hello",
+        "protocol": protocol.VERSION,
+        "conversation": conversation.pk,
+        "state": conversation.state,
+        "last_message_id": last or 0,
+        "replying": services.leases.seconds_left(conversation.pk) is not None,
+    }
+
+
+@database_sync_to_async
+def _receive(conversation, request: protocol.ShopperMessage):
+    message, created = services.receive_shopper_message(
+        conversation, request.client_msg_id, request.text
+    )
+    # Queue before acking: a crash in between leaves an unacked message the widget resends.
+    services.request_reply(conversation.pk)
+    return message, created
+
+
+@database_sync_to_async
+def _missed(conversation, last_message_id: int) -> list[dict]:
+    return [m.as_frame() for m in services.messages_after(conversation, last_message_id)]
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    conversation = None
+
+    async def connect(self):
+        query = _query(self.scope)
+        shopper = query.get("shopper", "")
+        raw_conversation = query.get("conversation", "")
+        conversation_id = int(raw_conversation) if raw_conversation.isdigit() else None
+        if not services.SHOPPER_ID.match(shopper):
+            await self.close()
+            return
+        self.conversation = await _open(
+            query.get("key", ""), _origin(self.scope), shopper, conversation_id
+        )
+        if self.conversation is None:
+            await self.close()  # before accept: the handshake is refused (HTTP 403)
+            return
+        await self.channel_layer.group_add(self.conversation.group_name, self.channel_name)
+        await self.accept()
+        await self._send(await _hello(self.conversation))
+
+    async def disconnect(self, code):
+        if self.conversation is not None:
+            await self.channel_layer.group_discard(self.conversation.group_name, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        try:
+            request = protocol.parse(text_data, bytes_data)
+        except protocol.ProtocolError as error:
+            await self._send(error.frame())
+            return
+        if isinstance(request, protocol.Resume):
+            for message in await _missed(self.conversation, request.last_message_id):
+                await self._send({"type": "message", "message": message})
+            return
+        message, created = await _receive(self.conversation, request)
+        await self._send(
+            {
+                "type": "ack",
+                "client_msg_id": request.client_msg_id,
+                "message_id": message.pk,
+                "duplicate": not created,
+            }
+        )
+
+    async def chat_frame(self, event):
+        """A frame published to the conversation's group (typing, delta, done, error, message)."""
+        await self._send(event["frame"])
+
+    async def _send(self, frame: dict):
+        await self.send(text_data=json.dumps(frame))

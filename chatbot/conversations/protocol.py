@@ -1,0 +1,76 @@
+"""The chat WebSocket protocol, version 1: parsing and checking what a widget sends.
+
+Client frames (JSON text):
+    {"type": "message", "client_msg_id": "<1-64 chars>", "text": "<1-4000 chars>"}
+    {"type": "resume", "last_message_id": <int >= 0>}
+Anything else is answered with an error frame {"type": "error", "code", "message"}.
+"""
+
+import json
+from dataclasses import dataclass
+
+VERSION = 1
+MAX_TEXT_CHARS = 4000
+MAX_CLIENT_MSG_ID_CHARS = 64
+
+
+class ProtocolError(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def frame(self) -> dict:
+        return {"type": "error", "code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class ShopperMessage:
+    client_msg_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Resume:
+    last_message_id: int
+
+
+def parse(text_data: str | None, bytes_data: bytes | None) -> ShopperMessage | Resume:
+    """Turn one WebSocket frame into a request, or raise ProtocolError."""
+    if text_data is None:
+        raise ProtocolError("binary_frame", "Frames must be JSON text.")
+    try:
+        frame = json.loads(text_data)
+    except ValueError:
+        raise ProtocolError("malformed_json", "The frame is not valid JSON.") from None
+    if not isinstance(frame, dict):
+        raise ProtocolError("bad_frame", "A frame must be a JSON object.")
+    kind = frame.get("type")
+    if kind == "message":
+        return _message(frame)
+    if kind == "resume":
+        last = frame.get("last_message_id")
+        if isinstance(last, bool) or not isinstance(last, int) or last < 0:
+            raise ProtocolError("bad_resume", "last_message_id must be a non-negative integer.")
+        return Resume(last)
+    raise ProtocolError("unknown_type", "Unknown frame type.")
+
+
+def _message(frame: dict) -> ShopperMessage:
+    client_msg_id = frame.get("client_msg_id")
+    if (
+        not isinstance(client_msg_id, str)
+        or not client_msg_id.strip()
+        or len(client_msg_id) > MAX_CLIENT_MSG_ID_CHARS
+    ):
+        raise ProtocolError(
+            "bad_client_msg_id", f"client_msg_id must be 1-{MAX_CLIENT_MSG_ID_CHARS} characters."
+        )
+    text = frame.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ProtocolError("empty_text", "The message is empty.")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ProtocolError(
+            "text_too_long", f"Messages are limited to {MAX_TEXT_CHARS} characters."
+        )
+    return ShopperMessage(client_msg_id, text.strip())

@@ -1,0 +1,5 @@
+from django.urls import path
+
+from .consumers import ChatConsumer
+
+websocket_urlpatterns = [path("ws/v1/chat/", ChatConsumer.as_asgi())]

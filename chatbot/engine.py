@@ -1,0 +1,21 @@
+"""The process's one engine, loaded on first use (worker start) and shared by all worker threads."""
+
+import threading
+
+from django.conf import settings
+
+_lock = threading.Lock()
+_engine = None
+
+
+def get_engine():
+    """Return the started engine for settings.ENGINE_MODEL, loading it once per process."""
+    global _engine
+    with _lock:
+        if _engine is None:
+            import inference
+
+            engine = inference.load(settings.ENGINE_MODEL)
+            engine.start()
+            _engine = engine
+    return _engine

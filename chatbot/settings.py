@@ -1,0 +1,154 @@
+"""Django settings, all read from the environment (django-environ).
+
+With no environment at all the project runs embedded: a SQLite file under var/, an in-process channel
+layer and an in-process Celery broker (`manage.py serve`). DATABASE_URL and REDIS_URL switch it to the
+production wiring: PostgreSQL, a Redis channel layer and a Redis Celery broker feeding `gpu` workers.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+VAR_DIR.mkdir(exist_ok=True)
+
+env = environ.Env()
+
+SECRET_KEY = env(
+    "SECRET_KEY", default="parley-dev-only-insecure-secret-key-change-me-in-production"
+)
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "chatbot.stores",
+    "chatbot.conversations",
+    "chatbot.knowledge",
+    "chatbot.shop",
+    "chatbot.embedded",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "chatbot.urls"
+ASGI_APPLICATION = "chatbot.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'parley.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded server writes from the web loop and from worker threads at once.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL;",
+    }
+    # A file (not :memory:) so that server and worker processes started by tests share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-parley.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"chatbot": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")}},
+}
+
+# --- Channels and Celery: Redis in production, in-process when REDIS_URL is unset ---------------
+REDIS_URL = env("REDIS_URL", default="")
+
+
+def channel_layers(redis_url: str) -> dict:
+    """Channel layer for a Redis URL, or the in-process layer for ''."""
+    if not redis_url:
+        return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    return {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # A long reply is hundreds of deltas; the default capacity of 100 would drop some.
+            "CONFIG": {"hosts": [redis_url], "capacity": 2000, "expiry": 120},
+        }
+    }
+
+
+CHANNEL_LAYERS = channel_layers(REDIS_URL)
+
+# Seconds a broker message may stay unacknowledged before Redis hands it to another worker.
+# Replies are acknowledged late, so this is how soon a killed worker's reply is taken over.
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=600)
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = REDIS_URL or None
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+        # Sweep for a dead worker's messages every 10 s instead of every 100 s.
+        "unacked_restore_throttle": 1,
+    }
+    if REDIS_URL
+    else {"polling_interval": 0.02}
+)
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Tasks that need the engine go to `gpu`, consumed only by inference workers.
+CELERY_TASK_ROUTES = {"chatbot.conversations.tasks.generate_reply": {"queue": "gpu"}}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- The engine and replies ------------------------------------------------------------------
+ENGINE_MODEL = env("ENGINE_MODEL", default="smollm2-135m-instruct")
+REPLY_MAX_TOKENS = env.int("REPLY_MAX_TOKENS", default=256)
+REPLY_TEMPERATURE = env.float("REPLY_TEMPERATURE", default=0.3)
+REPLY_TOP_P = env.float("REPLY_TOP_P", default=0.9)
+REPLY_REPETITION_PENALTY = env.float("REPLY_REPETITION_PENALTY", default=1.1)
+# A worker holding a conversation's reply renews this lease while it streams; a dead worker's
+# lease lapses after this many seconds. Keep it below CELERY_VISIBILITY_TIMEOUT.
+REPLY_LEASE_SECONDS = env.int("REPLY_LEASE_SECONDS", default=60)

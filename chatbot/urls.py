@@ -1,0 +1,9 @@
+"""Top-level URLs: the demo shop at / and the admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("chatbot.shop.urls")),
+]

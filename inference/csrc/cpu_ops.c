@@ -1,0 +1,283 @@
+/* CPU kernels of the engine: fp32 activations against int4 / int8 / fp32 weights, paged attention.
+ *
+ * Every output element is computed by one thread in an order that depends only on that element's
+ * own inputs, never on how many rows share the call. So a request's logits are the same bit for
+ * bit whether it runs alone, batched with others, or recomputed after preemption; greedy decoding
+ * is therefore batch invariant. Dequantization is exact: (q * d + m) with q < 16 and an f16 d is
+ * what gguf's float32 dequantizer produces, rounded once.
+ *
+ * Built at first use by inference/native.py with -O3 -march=native -fopenmp (AVX-512 required).
+ */
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+static int n_threads = 1;
+
+void set_num_threads(int n) { n_threads = n > 0 ? n : 1; }
+
+/* exp on 16 lanes (Cephes expf polynomial, 2^n by scalef); deterministic, ~1 ulp. */
+static inline __m512 exp512(__m512 x) {
+    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.3762626647949f)),
+                      _mm512_set1_ps(-88.3762626647949f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500E-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
+    __m512 r2 = _mm512_mul_ps(r, r);
+    p = _mm512_fmadd_ps(p, r2, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* ---- linear layers: y[M, N] = x[M, K] @ W[N, K]^T (+ bias) ------------------------------------
+ * W is read 32 input columns at a time as two 16-lane vectors; ROWS rows of x share each load.
+ * q4: per row K/2 bytes, per 32-column block 16 bytes: low nibble = column j, high = column j+16;
+ *     scale/min pairs [N, K/G, 2] in f16 (q4h) or f32 (q4f).
+ * q8: int8 [N, K], f16 scale per 32 columns [N, K/32].   f32: plain [N, K]. */
+
+#define ROWS_MAX 4
+#define N_CHUNK 8
+
+static inline void q4_block(const uint8_t *p, float d, float m, __m512 *w0, __m512 *w1) {
+    __m128i b = _mm_loadu_si128((const __m128i *)p);
+    __m128i mask = _mm_set1_epi8(0x0F);
+    __m128i lo = _mm_and_si128(b, mask);
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), mask);
+    __m512 vd = _mm512_set1_ps(d), vm = _mm512_set1_ps(m);
+    *w0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(lo)), vd, vm);
+    *w1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(hi)), vd, vm);
+}
+
+static inline void q8_block(const int8_t *p, float d, __m512 *w0, __m512 *w1) {
+    __m512 vd = _mm512_set1_ps(d);
+    __m128i a = _mm_loadu_si128((const __m128i *)p);
+    __m128i b = _mm_loadu_si128((const __m128i *)(p + 16));
+    *w0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(a)), vd);
+    *w1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b)), vd);
+}
+
+static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+/* One output column n for `rows` rows of x; BLOCK(kb, &w0, &w1) yields W[n, 32kb : 32kb+32]. */
+#define DOT_ROWS(rows, BLOCK)                                                                  \
+    do {                                                                                       \
+        __m512 acc[ROWS_MAX];                                                                  \
+        for (int r = 0; r < rows; r++) acc[r] = _mm512_setzero_ps();                           \
+        for (int64_t kb = 0; kb < K / 32; kb++) {                                              \
+            __m512 w0, w1;                                                                     \
+            BLOCK(kb, &w0, &w1);                                                               \
+            for (int r = 0; r < rows; r++) {                                                   \
+                const float *xr = x + (m0 + r) * K + kb * 32;                                  \
+                acc[r] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xr), acc[r]);                     \
+                acc[r] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xr + 16), acc[r]);                \
+            }                                                                                  \
+        }                                                                                      \
+        for (int r = 0; r < rows; r++)                                                         \
+            y[(m0 + r) * ldy + n] = _mm512_reduce_add_ps(acc[r]) + (bias ? bias[n] : 0.0f);      \
+    } while (0)
+
+#define LINEAR_BODY(BLOCK)                                                                     \
+    int64_t chunks = (N + N_CHUNK - 1) / N_CHUNK;                                              \
+    _Pragma("omp parallel for schedule(static) num_threads(n_threads) if(M * N * K > 65536)")  \
+    for (int64_t c = 0; c < chunks; c++) {                                                     \
+        int64_t n_end = (c + 1) * N_CHUNK < N ? (c + 1) * N_CHUNK : N;                         \
+        for (int64_t m0 = 0; m0 < M; m0 += ROWS_MAX) {                                         \
+            int64_t rows = M - m0 < ROWS_MAX ? M - m0 : ROWS_MAX;                              \
+            for (int64_t n = c * N_CHUNK; n < n_end; n++) {                                    \
+                switch (rows) {                                                                \
+                case 4: DOT_ROWS(4, BLOCK); break;                                             \
+                case 3: DOT_ROWS(3, BLOCK); break;                                             \
+                case 2: DOT_ROWS(2, BLOCK); break;                                             \
+                default: DOT_ROWS(1, BLOCK); break;                                            \
+                }                                                                              \
+            }                                                                                  \
+        }                                                                                      \
+    }
+
+void linear_q4h(const float *x, int64_t M, int64_t K, const uint8_t *qw, const uint16_t *sm,
+                int64_t G, const float *bias, int64_t N, float *y, int64_t ldy) {
+#define BLOCK_Q4H(kb, w0, w1)                                                                  \
+    {                                                                                          \
+        const uint16_t *s = sm + (n * (K / G) + (kb * 32) / G) * 2;                            \
+        q4_block(qw + n * (K / 2) + kb * 16, h2f(s[0]), h2f(s[1]), w0, w1);                    \
+    }
+    LINEAR_BODY(BLOCK_Q4H)
+}
+
+void linear_q4f(const float *x, int64_t M, int64_t K, const uint8_t *qw, const float *sm,
+                int64_t G, const float *bias, int64_t N, float *y, int64_t ldy) {
+#define BLOCK_Q4F(kb, w0, w1)                                                                  \
+    {                                                                                          \
+        const float *s = sm + (n * (K / G) + (kb * 32) / G) * 2;                               \
+        q4_block(qw + n * (K / 2) + kb * 16, s[0], s[1], w0, w1);                              \
+    }
+    LINEAR_BODY(BLOCK_Q4F)
+}
+
+void linear_q8(const float *x, int64_t M, int64_t K, const int8_t *qw, const uint16_t *sc,
+               const float *bias, int64_t N, float *y, int64_t ldy) {
+#define BLOCK_Q8(kb, w0, w1) q8_block(qw + n * K + kb * 32, h2f(sc[n * (K / 32) + kb]), w0, w1)
+    LINEAR_BODY(BLOCK_Q8)
+}
+
+void linear_f32(const float *x, int64_t M, int64_t K, const float *w, const float *bias,
+                int64_t N, float *y, int64_t ldy) {
+#define BLOCK_F32(kb, w0, w1)                                                                  \
+    {                                                                                          \
+        *(w0) = _mm512_loadu_ps(w + n * K + kb * 32);                                          \
+        *(w1) = _mm512_loadu_ps(w + n * K + kb * 32 + 16);                                     \
+    }
+    LINEAR_BODY(BLOCK_F32)
+}
+
+/* Rows of a Q8_0 table (embedding lookup), dequantized exactly. */
+void embed_q8(const int64_t *ids, int64_t T, const int8_t *qw, const uint16_t *sc, int64_t K,
+              float *out) {
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t kb = 0; kb < K / 32; kb++) {
+            __m512 w0, w1;
+            q8_block(qw + ids[t] * K + kb * 32, h2f(sc[ids[t] * (K / 32) + kb]), &w0, &w1);
+            _mm512_storeu_ps(out + t * K + kb * 32, w0);
+            _mm512_storeu_ps(out + t * K + kb * 32 + 16, w1);
+        }
+}
+
+/* ---- norms and activations -------------------------------------------------------------- */
+
+/* h += add (when given), then out = w * (h * rsqrt(mean(h^2) + eps)), row by row. */
+void add_rmsnorm(float *h, const float *add, const float *w, float eps, int64_t T, int64_t C,
+                 float *out) {
+#pragma omp parallel for schedule(static) num_threads(n_threads) if(T * C > 65536)
+    for (int64_t t = 0; t < T; t++) {
+        float *row = h + t * C;
+        if (add)
+            for (int64_t i = 0; i < C; i++) row[i] += add[t * C + i];
+        __m512 acc = _mm512_setzero_ps();
+        int64_t i = 0;
+        for (; i + 16 <= C; i += 16) {
+            __m512 v = _mm512_loadu_ps(row + i);
+            acc = _mm512_fmadd_ps(v, v, acc);
+        }
+        float ss = _mm512_reduce_add_ps(acc);
+        for (; i < C; i++) ss += row[i] * row[i];
+        float r = 1.0f / sqrtf(ss / (float)C + eps);
+        for (i = 0; i < C; i++) out[t * C + i] = w[i] * (row[i] * r);
+    }
+}
+
+/* out[t, i] = silu(gu[t, i]) * gu[t, F + i] */
+void silu_mul(const float *gu, int64_t T, int64_t F, float *out) {
+#pragma omp parallel for schedule(static) num_threads(n_threads) if(T * F > 65536)
+    for (int64_t t = 0; t < T; t++) {
+        const float *g = gu + t * 2 * F, *u = g + F;
+        int64_t i = 0;
+        for (; i + 16 <= F; i += 16) {
+            __m512 gv = _mm512_loadu_ps(g + i);
+            __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), gv));
+            __m512 s = _mm512_div_ps(gv, _mm512_add_ps(e, _mm512_set1_ps(1.0f)));
+            _mm512_storeu_ps(out + t * F + i, _mm512_mul_ps(s, _mm512_loadu_ps(u + i)));
+        }
+        for (; i < F; i++) out[t * F + i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+    }
+}
+
+/* ---- rotary embedding and KV-cache writes ------------------------------------------------- */
+
+static inline void rotate(const float *src, const float *c, const float *s, int64_t half,
+                          float *dst) {
+    for (int64_t i = 0; i < half; i++) {
+        float a = src[i], b = src[i + half];
+        dst[i] = a * c[i] - b * s[i];
+        dst[i + half] = b * c[i] + a * s[i];
+    }
+}
+
+/* qkv rows [T, (H + 2 Hkv) D]: rotate q into q_out [T, H, D]; rotate k and copy v into the cache
+ * slots (cache layout [blocks * block_size, Hkv, D]). cos/sin tables are [positions, D / 2]. */
+void rope_store_kv(const float *qkv, int64_t T, int64_t H, int64_t Hkv, int64_t D,
+                   const int64_t *pos, const float *cos_t, const float *sin_t, const int64_t *slots,
+                   float *kc, float *vc, float *q_out) {
+    int64_t half = D / 2, width = (H + 2 * Hkv) * D;
+#pragma omp parallel for schedule(static) num_threads(n_threads) if(T > 16)
+    for (int64_t t = 0; t < T; t++) {
+        const float *row = qkv + t * width;
+        const float *c = cos_t + pos[t] * half, *s = sin_t + pos[t] * half;
+        for (int64_t h = 0; h < H; h++) rotate(row + h * D, c, s, half, q_out + (t * H + h) * D);
+        float *kd = kc + slots[t] * Hkv * D, *vd = vc + slots[t] * Hkv * D;
+        for (int64_t h = 0; h < Hkv; h++) rotate(row + (H + h) * D, c, s, half, kd + h * D);
+        for (int64_t i = 0; i < Hkv * D; i++) vd[i] = row[(H + Hkv) * D + i];
+    }
+}
+
+/* ---- paged attention ------------------------------------------------------------------------
+ * Query token t (heads [H, D] in q) attends to the first ctx[t] positions of sequence seq[t],
+ * whose cache blocks are block_tables[seq[t], :]. Causal masking is ctx[t] = position + 1.
+ * One (token, kv head) per task; online softmax over cache blocks, in key order. */
+void paged_attention(const float *q, int64_t T, int64_t H, int64_t Hkv, int64_t D,
+                     const float *kc, const float *vc, int64_t block_size,
+                     const int32_t *block_tables, int64_t bt_stride, const int32_t *seq,
+                     const int32_t *ctx, float scale, float *out) {
+    int64_t group = H / Hkv, nd = D / 16;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) if(T * Hkv > 1)
+    for (int64_t task = 0; task < T * Hkv; task++) {
+        int64_t t = task / Hkv, kvh = task % Hkv;
+        const int32_t *bt = block_tables + (int64_t)seq[t] * bt_stride;
+        int64_t n_keys = ctx[t];
+        __m512 acc[16][16]; /* [head in group][D / 16]; D <= 256, group <= 16 */
+        float mx[16], sum[16];
+        for (int64_t g = 0; g < group; g++) {
+            mx[g] = -INFINITY;
+            sum[g] = 0.0f;
+            for (int64_t j = 0; j < nd; j++) acc[g][j] = _mm512_setzero_ps();
+        }
+        for (int64_t start = 0; start < n_keys; start += 16) {
+            int64_t cnt = n_keys - start < 16 ? n_keys - start : 16;
+            const float *kp[16], *vp[16];
+            for (int64_t i = 0; i < cnt; i++) {
+                int64_t p = start + i;
+                int64_t slot = (int64_t)bt[p / block_size] * block_size + p % block_size;
+                kp[i] = kc + (slot * Hkv + kvh) * D;
+                vp[i] = vc + (slot * Hkv + kvh) * D;
+            }
+            __mmask16 valid = (__mmask16)((1u << cnt) - 1u);
+            for (int64_t g = 0; g < group; g++) {
+                const float *qh = q + (t * H + kvh * group + g) * D;
+                float s[16];
+                for (int64_t i = 0; i < cnt; i++) {
+                    __m512 d = _mm512_setzero_ps();
+                    for (int64_t j = 0; j < nd; j++)
+                        d = _mm512_fmadd_ps(_mm512_loadu_ps(qh + 16 * j),
+                                            _mm512_loadu_ps(kp[i] + 16 * j), d);
+                    s[i] = _mm512_reduce_add_ps(d) * scale;
+                }
+                __m512 sv = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), valid, s);
+                float new_mx = fmaxf(mx[g], _mm512_reduce_max_ps(sv));
+                float corr = expf(mx[g] - new_mx);
+                __m512 pv = _mm512_maskz_mov_ps(valid, exp512(_mm512_sub_ps(sv, _mm512_set1_ps(new_mx))));
+                sum[g] = sum[g] * corr + _mm512_reduce_add_ps(pv);
+                mx[g] = new_mx;
+                float p[16];
+                _mm512_storeu_ps(p, pv);
+                __m512 vcorr = _mm512_set1_ps(corr);
+                for (int64_t j = 0; j < nd; j++) acc[g][j] = _mm512_mul_ps(acc[g][j], vcorr);
+                for (int64_t i = 0; i < cnt; i++) {
+                    __m512 pi = _mm512_set1_ps(p[i]);
+                    for (int64_t j = 0; j < nd; j++)
+                        acc[g][j] = _mm512_fmadd_ps(pi, _mm512_loadu_ps(vp[i] + 16 * j), acc[g][j]);
+                }
+            }
+        }
+        for (int64_t g = 0; g < group; g++) {
+            float *o = out + (t * H + kvh * group + g) * D;
+            __m512 inv = _mm512_set1_ps(1.0f / sum[g]);
+            for (int64_t j = 0; j < nd; j++) _mm512_storeu_ps(o + 16 * j, _mm512_mul_ps(acc[g][j], inv));
+        }
+    }
+}

