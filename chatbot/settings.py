@@ -35,6 +35,13 @@ INSTALLED_APPS = [
     "chatbot.knowledge",
     "chatbot.shop",
     "chatbot.embedded",
+    "chatbot.dashboard",
+    "chatbot.reports",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "chatbot.api",
+    "chatbot.integrations",
 ]
 
 MIDDLEWARE = [
@@ -114,7 +121,13 @@ def channel_layers(redis_url: str) -> dict:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # A long reply is hundreds of deltas; the default capacity of 100 would drop some.
-            "CONFIG": {"hosts": [redis_url], "capacity": 2000, "expiry": 120},
+            "CONFIG": {
+                # redis-py 8 reads with a 5 s socket timeout by default, which kills the layer's
+                # 5 s blocking receive on every idle socket: allow well over it.
+                "hosts": [{"address": redis_url, "socket_timeout": 15}],
+                "capacity": 2000,
+                "expiry": 120,
+            },
         }
     }
 
@@ -152,3 +165,37 @@ REPLY_REPETITION_PENALTY = env.float("REPLY_REPETITION_PENALTY", default=1.1)
 # A worker holding a conversation's reply renews this lease while it streams; a dead worker's
 # lease lapses after this many seconds. Keep it below CELERY_VISIBILITY_TIMEOUT.
 REPLY_LEASE_SECONDS = env.int("REPLY_LEASE_SECONDS", default=60)
+
+# --- Dashboard: a dialogue quiet this long gets its outcome (chatbot/dashboard/outcomes.py) ------
+CONVERSATION_INACTIVE_MINUTES = env.int("CONVERSATION_INACTIVE_MINUTES", default=30)
+CELERY_BEAT_SCHEDULE = {
+    "close-inactive-conversations": {
+        "task": "chatbot.dashboard.tasks.close_inactive_conversations",
+        "schedule": 60.0,
+    }
+}
+
+# --- Integration API and webhooks (chatbot/api, chatbot/integrations) -------------------------
+# The cache counts API rate limits: shared through Redis when there is one.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Parley integration API",
+    "DESCRIPTION": "Conversations, knowledge base, metrics and webhooks of one store, per API key.",
+    "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+API_RATE_LIMIT = env("API_RATE_LIMIT", default="600/min")  # per key, unless the key sets its own
+API_REPLY_TIMEOUT_MAX = env.int("API_REPLY_TIMEOUT_MAX", default=120)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_BACKOFF_SECONDS = env.float("WEBHOOK_BACKOFF_SECONDS", default=10.0)  # doubles per attempt
+WEBHOOK_BACKOFF_MAX_SECONDS = env.float("WEBHOOK_BACKOFF_MAX_SECONDS", default=300.0)

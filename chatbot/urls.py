@@ -5,5 +5,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("dashboard/", include("chatbot.dashboard.urls")),
+    path("api/v1/", include("chatbot.api.urls")),
     path("", include("chatbot.shop.urls")),
 ]

@@ -3,7 +3,7 @@
 Runs, within ``--budget`` seconds (default 420, under the 8-minute slot), every case of
 ``bench_kernels`` (time, bandwidth or TFLOP/s as a fraction of peak, speedup over the reference),
 then decode tokens/s at batch 1, 16 and 64 of the Qwen3-30B-A3B-shaped stack in ``bench_decode``,
-then a sweep of GEMV tile configurations for tuning. Cases past the budget are listed as skipped,
+then a sweep of GEMV and prefill GEMM tile configurations for tuning. Cases past the budget are listed as skipped,
 failures as errors; the JSON object is printed either way.
 ``--smoke`` runs the same code on the CPU through the Triton interpreter at tiny shapes.
 """
@@ -82,23 +82,18 @@ def run(smoke: bool, budget_s: float = 420, sweep: bool = True) -> dict:
     )
 
     if sweep and elapsed() < budget_s - 30:
-        _progress("gemv sweep", elapsed())
-        kwargs = {}
-        if smoke:
-            kwargs = {"shapes": {"tiny": (24, 64)}, "configs": bench_kernels.SWEEP_CONFIGS[:2]}
-        rows = attempt(
-            "sweep", lambda: bench_kernels.sweep_gemv(device, dtype, time_calls, **kwargs)
-        )
+        _progress("tile sweep", elapsed())
+        rows = attempt("sweep", lambda: bench_kernels.sweep(device, dtype, time_calls, smoke))
         result["sweep"] = rows or []
     elif sweep:
-        result["skipped"].append("gemv sweep")
+        result["skipped"].append("tile sweep")
     result["targets"] = targets(result)
     result["elapsed_s"] = round(elapsed(), 1)
     return result
 
 
 def targets(result: dict) -> dict:
-    """The issue's three targets, measured where the cases ran (None where they did not)."""
+    """The issue's three targets where their cases ran; never judged on the interpreter."""
     kernels = result["kernels"]
     gemv = [
         e["bw_frac"] for e in kernels if e["kernel"] == "int4_gemm" and e["case"].endswith("m=1")
@@ -109,7 +104,8 @@ def targets(result: dict) -> dict:
 
     def check(values: list[float], goal: float) -> dict:
         value = max(values) if values else None
-        return {"value": value, "goal": goal, "met": None if value is None else value >= goal}
+        met = None if value is None or result["smoke"] else value >= goal
+        return {"value": value, "goal": goal, "met": met}
 
     return {
         "int4_gemv_batch1_best_bw_frac": check(gemv, 0.70),
@@ -152,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--smoke", action="store_true", help="tiny shapes on the CPU interpreter")
     parser.add_argument("--budget", type=float, default=420, help="seconds for all cases")
-    parser.add_argument("--no-sweep", action="store_true", help="skip the GEMV config sweep")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the tile configuration sweep")
     parser.add_argument("--out", help="also write the JSON object to this file")
     args = parser.parse_args(argv)
     if args.smoke:

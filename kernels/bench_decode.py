@@ -1,8 +1,8 @@
 """Decode throughput of a Qwen3-30B-A3B-shaped MoE stack built only from ``kernels.ops``.
 
 The stack is the minimal decode forward of the real layer shapes with random int4 weights: embedding,
-per layer RMSNorm (fused residual), QKV projection, Qwen3's per-head q/k RMSNorm, rotary, KV-cache
-write, paged decode attention, output projection, RMSNorm, router (dense), fused MoE; then final norm,
+per layer RMSNorm (fused residual), QKV projection, one kernel for Qwen3's per-head q/k RMSNorm,
+rotary and the KV-cache write, paged decode attention, output projection, RMSNorm, router (dense), fused MoE; then final norm,
 int4 LM head and greedy argmax. Each batch size's step is captured in its own CUDA graph and replayed.
 
 Its bound is the bytes one step must read over peak bandwidth: attention and LM-head weights, the
@@ -142,21 +142,37 @@ class MoEStack:
     ) -> torch.Tensor:
         """One decode step; returns greedy next tokens. ``routed`` collects each layer's experts."""
         s, f = self.shape, force_triton
-        batch, qd, kd = tokens.shape[0], s.heads * s.head_dim, s.kv_heads * s.head_dim
+        batch, qd = tokens.shape[0], s.heads * s.head_dim
         h = self.embed[tokens]
         residual = torch.zeros_like(h)
         for layer in self.layers:
             x, residual = ops.rms_norm(h, layer.in_norm, EPS, residual, force_triton=f)
             qkv = ops.int4_linear(x, layer.qkv, force_triton=f)
-            q = qkv[:, :qd].view(batch, s.heads, s.head_dim)
-            k = qkv[:, qd : qd + kd].view(batch, s.kv_heads, s.head_dim)
-            v = qkv[:, qd + kd :].view(batch, s.kv_heads, s.head_dim)
-            ops.rms_norm(q, layer.q_norm, EPS, out=q, force_triton=f)
-            ops.rms_norm(k, layer.k_norm, EPS, out=k, force_triton=f)
-            ops.rotary(q, k, self.cos, self.sin, positions, force_triton=f)
-            ops.write_kv(k, v, layer.k_cache, layer.v_cache, slots, force_triton=f)
+            q = ops.rope_write_kv(
+                qkv,
+                s.heads,
+                s.kv_heads,
+                s.head_dim,
+                positions,
+                self.cos,
+                self.sin,
+                slots,
+                layer.k_cache,
+                layer.v_cache,
+                torch.empty(batch, s.heads, s.head_dim, dtype=qkv.dtype, device=qkv.device),
+                layer.q_norm,
+                layer.k_norm,
+                EPS,
+                force_triton=f,
+            )
             attn = ops.paged_decode_attention(
-                q, layer.k_cache, layer.v_cache, block_tables, seq_lens, s.head_dim**-0.5, f
+                q,
+                layer.k_cache,
+                layer.v_cache,
+                block_tables,
+                seq_lens,
+                s.head_dim**-0.5,
+                force_triton=f,
             )
             h = ops.int4_linear(attn.reshape(batch, qd), layer.o, force_triton=f)
             x, residual = ops.rms_norm(h, layer.post_norm, EPS, residual, force_triton=f)
@@ -220,7 +236,10 @@ def measure_decode(
             }
         )
     return {
-        "model": "Qwen3-30B-A3B-shaped MoE, random int4 weights (group 32, fp16 scale/min)",
+        "model": (
+            "Qwen3-30B-A3B-shaped MoE" if shape == QWEN3_30B_A3B else "tiny MoE (smoke shape)"
+        )
+        + f", random int4 weights (group {shape.group}, fp16 scale/min)",
         "shape": shape.__dict__,
         "dtype": str(dtype).removeprefix("torch."),
         "context": context,

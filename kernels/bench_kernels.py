@@ -32,6 +32,7 @@ from kernels.moe_routing import (
 )
 from kernels.paged_attention import paged_decode_attention, paged_decode_attention_reference
 from kernels.rms_norm import rms_norm, rms_norm_reference
+from kernels.rope_write_kv import rope_write_kv, rope_write_kv_reference
 from kernels.rotary import rotary, rotary_reference
 from kernels.silu_mul import silu_mul, silu_mul_reference
 
@@ -76,16 +77,22 @@ def _int4_case(m: int, n: int, k: int, group: int, dense_ref: bool = False):
 
 def _moe_case(tokens: int, experts: int, hidden: int, inter: int, top_k: int, group: int):
     def build(device: torch.device, dtype: torch.dtype) -> Built:
-        w13 = random_int4(2 * inter, hidden, group, device, lead=(experts,))
-        w2 = random_int4(hidden, inter, group, device, lead=(experts,))
         x = torch.randn(tokens, hidden, device=device).to(dtype)
         logits = torch.randn(tokens, experts, device=device).to(dtype)
         used = topk_routing_reference(logits, top_k)[1].unique().numel()
-        nbytes = (w13.nbytes() + w2.nbytes()) * used // experts + 2 * tensor_bytes(x)
+        per_expert = random_int4(3 * inter, hidden, group, "meta").nbytes()
+        nbytes = per_expert * used + 2 * tensor_bytes(x)
+        layers = [
+            (
+                random_int4(2 * inter, hidden, group, device, lead=(experts,)),
+                random_int4(hidden, inter, group, device, lead=(experts,)),
+            )
+            for _ in range(copies_for(nbytes, device))
+        ]
         flops = 2 * tokens * top_k * 3 * inter * hidden
         return Built(
-            [functools.partial(fused_moe, x, logits, w13, w2, top_k)],
-            [functools.partial(fused_moe_reference, x, logits, w13, w2, top_k)],
+            [functools.partial(fused_moe, x, logits, *ws, top_k) for ws in layers],
+            [functools.partial(fused_moe_reference, x, logits, *ws, top_k) for ws in layers],
             nbytes,
             flops,
             ref_graph=False,
@@ -113,13 +120,38 @@ def _rotary_case(tokens: int, heads: int, kv_heads: int, head_dim: int):
     def build(device: torch.device, dtype: torch.dtype) -> Built:
         q = torch.randn(tokens, heads, head_dim, device=device).to(dtype)
         k = torch.randn(tokens, kv_heads, head_dim, device=device).to(dtype)
-        cos = torch.rand(4096, head_dim // 2, device=device)
-        sin = torch.rand(4096, head_dim // 2, device=device)
+        angles = torch.rand(4096, head_dim // 2, device=device) * 6.3
+        cos, sin = angles.cos(), angles.sin()  # a true rotation: repeated calls stay finite
         pos = torch.randint(0, 4096, (tokens,), device=device)
         return Built(
             [functools.partial(rotary, q, k, cos, sin, pos)],
             [functools.partial(rotary_reference, q, k, cos, sin, pos)],
             2 * tensor_bytes(q, k) + 2 * tokens * head_dim * 2,
+        )
+
+    return build
+
+
+def _rope_write_kv_case(tokens: int, heads: int, kv_heads: int, head_dim: int):
+    def build(device: torch.device, dtype: torch.dtype) -> Built:
+        width = (heads + 2 * kv_heads) * head_dim
+        qkv = torch.randn(tokens, width, device=device).to(dtype)
+        angles = torch.rand(4096, head_dim // 2, device=device) * 6.3
+        cos, sin = angles.cos(), angles.sin()  # a true rotation: repeated calls stay finite
+        pos = torch.randint(0, 4096, (tokens,), device=device)
+        blocks = -(-tokens // 16) + 1
+        caches = [
+            torch.zeros(blocks, 16, kv_heads, head_dim, device=device, dtype=dtype)
+            for _ in range(2)
+        ]
+        slots = torch.randperm(blocks * 16, device=device)[:tokens]
+        q_out = torch.empty(tokens, heads, head_dim, device=device, dtype=dtype)
+        args = (qkv, heads, kv_heads, head_dim, pos, cos, sin, slots, *caches, q_out)
+        return Built(
+            [functools.partial(rope_write_kv, *args)],
+            [functools.partial(rope_write_kv_reference, *args)],
+            2 * tensor_bytes(qkv) + 2 * tokens * head_dim * 2,
+            ref_graph=False,
         )
 
     return build
@@ -162,17 +194,23 @@ def _attention_case(batch: int, context: int, heads: int, kv_heads: int, head_di
         block_size = 16
         per_seq = -(-context // block_size)
         blocks = batch * per_seq
-        k_cache = torch.randn(blocks, block_size, kv_heads, head_dim, device=device).to(dtype)
-        v_cache = torch.randn_like(k_cache)
         tables = torch.randperm(blocks, device=device).to(torch.int32).view(batch, per_seq)
         lens = torch.full((batch,), context, device=device, dtype=torch.int32)
         q = torch.randn(batch, heads, head_dim, device=device).to(dtype)
         scale = head_dim**-0.5
-        args = (q, k_cache, v_cache, tables, lens, scale)
         kv_read = 2 * batch * context * kv_heads * head_dim * dtype.itemsize
+        shape = (blocks, block_size, kv_heads, head_dim)
+        caches = [
+            (
+                torch.randn(shape, device=device).to(dtype),
+                torch.randn(shape, device=device).to(dtype),
+            )
+            for _ in range(copies_for(kv_read, device))
+        ]
+        args = [(q, kc, vc, tables, lens, scale) for kc, vc in caches]
         return Built(
-            [functools.partial(paged_decode_attention, *args)],
-            [functools.partial(paged_decode_attention_reference, *args)],
+            [functools.partial(paged_decode_attention, *a) for a in args],
+            [functools.partial(paged_decode_attention_reference, *a) for a in args],
             kv_read + 2 * tensor_bytes(q),
             4 * batch * heads * context * head_dim,
             ref_graph=False,
@@ -245,6 +283,9 @@ def real_cases() -> list[Case]:
     for t in (1, 64, 2048):
         cases.append(Case("rms_norm_residual", f"tokens={t} hidden=4096", _rms_norm_case(t, 4096)))
         cases.append(Case("rotary", f"tokens={t} 32/8 heads", _rotary_case(t, 32, 8, 128)))
+        cases.append(
+            Case("rope_write_kv", f"tokens={t} 32/4 heads", _rope_write_kv_case(t, 32, 4, 128))
+        )
         cases.append(Case("silu_mul", f"tokens={t} inter=14336", _silu_case(t, 14336)))
         cases.append(
             Case("moe_routing", f"tokens={t} experts=128 top8", _routing_case(t, 128, 8, 16))
@@ -264,6 +305,7 @@ def smoke_cases() -> list[Case]:
         Case("paged_attention", "batch=2 ctx=40", _attention_case(2, 40, 4, 2, 16)),
         Case("rms_norm_residual", "tokens=2", _rms_norm_case(2, 48)),
         Case("rotary", "tokens=2", _rotary_case(2, 4, 2, 16)),
+        Case("rope_write_kv", "tokens=2", _rope_write_kv_case(2, 4, 2, 16)),
         Case("silu_mul", "tokens=2", _silu_case(2, 24)),
         Case("moe_routing", "tokens=3", _routing_case(3, 6, 2, 4)),
         Case("write_kv", "tokens=3", _write_kv_case(3, 2, 16, 4)),
@@ -303,30 +345,57 @@ SWEEP_SHAPES = {
     "7b.down_14336": DOWN_14336,
 }
 SWEEP_CONFIGS = [
-    Int4Config(1, bn, bk, split, warps)
+    Int4Config(1, bn, bk, split, 4)
     for bn in (8, 16, 32)
-    for bk in (256, 512)
+    for bk in (256, 512, 1024)
     for split in (1, 4)
-    for warps in (4,)
-] + [Int4Config(1, 16, 256, 1, 2), Int4Config(1, 16, 256, 2, 8)]
+] + [
+    Int4Config(1, 16, 512, 1, 2),
+    Int4Config(1, 32, 512, 1, 8),
+    Int4Config(1, 4, 2048, 1, 4),
+    Int4Config(1, 2, 4096, 1, 4),
+    Int4Config(1, 8, 1024, 2, 4),
+]
+PREFILL_SWEEP = {
+    "7b.down_14336 m=2048": (2048, *DOWN_14336),
+    "7b.gate_up_14336 m=2048": (2048, *GATE_UP_14336),
+}
+PREFILL_CONFIGS = [
+    Int4Config(128, 128, 64, 1, 8, 3),
+    Int4Config(128, 128, 32, 1, 8, 4),
+    Int4Config(128, 256, 64, 1, 8, 3),
+    Int4Config(64, 128, 64, 1, 4, 4),
+    Int4Config(128, 64, 64, 1, 4, 4),
+    Int4Config(64, 256, 32, 1, 8, 4),
+]
 
 
-def sweep_gemv(device: torch.device, dtype: torch.dtype, timer, shapes=None, configs=None) -> list:
-    """Batch-1 GEMV configurations, for tuning the default heuristic on real hardware."""
+def sweep(device: torch.device, dtype: torch.dtype, timer, smoke: bool = False) -> list:
+    """Batch-1 GEMV and prefill GEMM tile configurations, to tune the heuristics on hardware."""
+    if smoke:
+        plan = [
+            ("tiny m=1", (1, 24, 64), SWEEP_CONFIGS[:2]),
+            ("tiny m=20", (20, 24, 64), PREFILL_CONFIGS[-1:]),
+        ]
+    else:
+        plan = [(f"{name} m=1", (1, n, k), SWEEP_CONFIGS) for name, (n, k) in SWEEP_SHAPES.items()]
+        plan += [(name, shape, PREFILL_CONFIGS) for name, shape in PREFILL_SWEEP.items()]
     rows = []
-    for name, (n, k) in (shapes or SWEEP_SHAPES).items():
+    for name, (m, n, k), configs in plan:
         weight_bytes = random_int4(n, k, 32, "meta").nbytes()
         weights = [random_int4(n, k, 32, device) for _ in range(copies_for(weight_bytes, device))]
-        x = torch.randn(1, k, device=device).to(dtype)
-        for cfg in configs or SWEEP_CONFIGS:
+        x = torch.randn(m, k, device=device).to(dtype)
+        for cfg in configs:
             calls = [functools.partial(int4_gemm, x, w, cfg) for w in weights]
             seconds, _ = timer(calls, device, graph=True)
+            nbytes = weight_bytes + (m * k + m * n) * dtype.itemsize
             rows.append(
                 {
                     "shape": name,
                     "config": cfg.__dict__,
                     "us": seconds * 1e6,
-                    "bw_frac": (weight_bytes + 2 * k + 2 * n) / seconds / H200_BANDWIDTH,
+                    "bw_frac": nbytes / seconds / H200_BANDWIDTH,
+                    "flop_frac": 2 * m * n * k / seconds / H200_BF16_FLOPS,
                 }
             )
     return rows

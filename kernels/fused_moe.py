@@ -5,7 +5,8 @@ Expert weights are stacked ``PreparedInt4``: ``w13 [E, 2I, H]`` (gate rows ``0..
 routing (``moe_routing.topk_routing``), alignment (``moe_routing.moe_align_block_size``), then one
 grouped GEMM over all experts for gate/up with SiLU-and-multiply in its epilogue (two accumulators
 per tile, so the ``[T*k, 2I]`` intermediate never exists), one grouped GEMM for the down projection
-that scales each row by its router weight, and a sum over the ``k`` rows of each token.
+that scales each row by its router weight, and a sum over the ``k`` rows of each token (skipping
+pairs that name no expert, whose rows were never written).
 Each tile of ``block_m`` rows belongs to one expert, so an expert's weights are streamed once per
 tile of its tokens and experts with no tokens cost nothing. A shared expert (Qwen2-MoE, DeepSeek)
 is a dense gated MLP whose output is added, optionally scaled by ``sigmoid(x @ gate.T)``.
@@ -47,7 +48,8 @@ def default_moe_config(pairs: int, num_experts: int, n: int, k: int, group_size:
     block_m = 16 if per_expert <= 16 else 32 if per_expert <= 48 else 64
     block_n = min(32 if per_expert <= 16 else 64, next_pow2(n))
     block_k = max(group_size, min(128 if block_m <= 32 else 64, next_pow2(k)))
-    return MoEConfig(block_m, block_n, block_k, 4, 3 if block_m > 16 else 2)
+    warps = 8 if block_m * block_n >= 64 * 64 else 4  # 4 warps spill the two prefill accumulators
+    return MoEConfig(block_m, block_n, block_k, warps, 3 if block_m > 16 else 2)
 
 
 def fused_moe_reference(
@@ -111,14 +113,15 @@ def fused_experts(
     topk_ids: torch.Tensor,
     configs: tuple[MoEConfig, MoEConfig] | None = None,
 ) -> torch.Tensor:
-    """Experts' weighted sum for given routing; ``configs`` overrides (up, down) tiling."""
+    """Experts' weighted sum for given routing (any router: weights fp32 ``[T, k]``, ids ``[T, k]``;
+    ids outside ``[0, E)`` contribute nothing); ``configs`` overrides the (up, down) tiling."""
     tokens, hidden = x.shape
     num_experts, two_inter, _ = w13.shape
     inter = two_inter // 2
     top_k = topk_ids.shape[1]
     pairs = tokens * top_k
     x = x.contiguous()
-    topk_weights = topk_weights.contiguous()
+    topk_weights, topk_ids = topk_weights.contiguous(), topk_ids.contiguous()
     up_cfg, down_cfg = configs or (
         default_moe_config(pairs, num_experts, inter, hidden, w13.group_size),
         default_moe_config(pairs, num_experts, hidden, inter, w2.group_size),
@@ -128,12 +131,11 @@ def fused_experts(
     sorted_ids, expert_ids, num_padded = moe_align_block_size(topk_ids, num_experts, up_cfg.block_m)
     act = torch.empty(pairs, inter, dtype=x.dtype, device=x.device)
     down = torch.empty(pairs, hidden, dtype=x.dtype, device=x.device)
-    for a, w, c, n, k, cfg, a_div, gated in (
+    gemms = (
         (x, w13, act, inter, hidden, up_cfg, top_k, True),
         (act, w2, down, hidden, inter, down_cfg, 1, False),
-    ):
-        if not pairs:
-            break
+    )
+    for a, w, c, n, k, cfg, a_div, gated in gemms if pairs else ():
         grid = (expert_ids.numel() * triton.cdiv(n, cfg.block_n),)
         _moe_gemm_kernel[grid](
             a,
@@ -152,6 +154,8 @@ def fused_experts(
             c.stride(0),
             w.qweight.stride(0),
             w.scales.stride(0),
+            k // 2,
+            k // w.group_size,
             A_DIV=a_div,
             GATED=gated,
             ROUTED=not gated,
@@ -163,7 +167,20 @@ def fused_experts(
             num_warps=cfg.num_warps,
             num_stages=cfg.num_stages,
         )
-    return down.view(tokens, top_k, hidden).sum(dim=1)
+    out = torch.empty(tokens, hidden, dtype=x.dtype, device=x.device)
+    if tokens:
+        block = min(1024, next_pow2(hidden))
+        _moe_sum_kernel[(tokens, triton.cdiv(hidden, block))](
+            down,
+            topk_ids,
+            out,
+            hidden,
+            num_experts,
+            TOP_K=top_k,
+            BLOCK_K=next_pow2(top_k),
+            BLOCK=block,
+        )
+    return out
 
 
 @triton.jit
@@ -184,6 +201,8 @@ def _moe_gemm_kernel(
     stride_cm,
     stride_qe,
     stride_se,
+    KB,
+    KG,
     A_DIV: tl.constexpr,
     GATED: tl.constexpr,
     ROUTED: tl.constexpr,
@@ -218,7 +237,7 @@ def _moe_gemm_kernel(
         for k0 in range(0, K, BLOCK_K):
             kk = k0 + rk
             a = tl.load(a_rows + kk[None, :], mask=r_mask[:, None] & (kk < K)[None, :], other=0)
-            w = dequant_int4_tile(q_e, s_e, m_e, rn, n_mask, k0, K, GROUP, BLOCK_N, BLOCK_K)
+            w = dequant_int4_tile(q_e, s_e, m_e, rn, n_mask, k0, KB, KG, GROUP, BLOCK_N, BLOCK_K)
             if DOT_F32:
                 a = a.to(tl.float32)
                 acc += tl.dot(a, tl.trans(w), input_precision="ieee")
@@ -226,7 +245,7 @@ def _moe_gemm_kernel(
                 acc += tl.dot(a, tl.trans(w.to(a.dtype)))
             if GATED:
                 w_up = dequant_int4_tile(
-                    q_e, s_e, m_e, rn + N, n_mask, k0, K, GROUP, BLOCK_N, BLOCK_K
+                    q_e, s_e, m_e, rn + N, n_mask, k0, KB, KG, GROUP, BLOCK_N, BLOCK_K
                 )
                 if DOT_F32:
                     acc_up += tl.dot(a, tl.trans(w_up), input_precision="ieee")
@@ -238,3 +257,29 @@ def _moe_gemm_kernel(
             acc = acc * tl.load(route_w_ptr + rows, mask=r_mask, other=0)[:, None]
         c = c_ptr + rows[:, None] * stride_cm + rn[None, :]
         tl.store(c, acc, mask=r_mask[:, None] & n_mask[None, :])
+
+
+@triton.jit
+def _moe_sum_kernel(
+    down_ptr,
+    ids_ptr,
+    out_ptr,
+    hidden,
+    num_experts,
+    TOP_K: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
+    """``out[t] = sum_j down[t * TOP_K + j]`` over the pairs that name an expert."""
+    t = tl.program_id(0)
+    cols = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    c_mask = cols < hidden
+    j = tl.arange(0, BLOCK_K)
+    ids = tl.load(ids_ptr + t * TOP_K + j, mask=j < TOP_K, other=-1)
+    used = (j < TOP_K) & (ids >= 0) & (ids < num_experts)
+    rows = tl.load(
+        down_ptr + (t * TOP_K + j)[:, None] * hidden + cols[None, :],
+        mask=used[:, None] & c_mask[None, :],
+        other=0,
+    )
+    tl.store(out_ptr + t * hidden + cols, tl.sum(rows.to(tl.float32), axis=0), mask=c_mask)

@@ -107,10 +107,15 @@ class Int4Config:
 def default_config(m: int, n: int, k: int, group_size: int, sms: int) -> Int4Config:
     """Shape heuristics: enough programs to cover every SM a few times, tiles that stream K."""
     if m <= GEMV_MAX_M:
-        block_k = max(group_size, min(256, next_pow2(k)))
+        # Fewer rows per program before splitting K (no atomics, zeroing or extra launches), down
+        # to 8: below that the activation reads outweigh half the weight reads. Each step moves
+        # 4 KB of weights per program, two 16-byte loads per thread.
         block_n = 16
+        while block_n > 8 and m * triton.cdiv(n, block_n) < 4 * sms:
+            block_n //= 2
+        block_k = max(group_size, min(next_pow2(k), max(512, 8192 // block_n)))
         tiles = m * triton.cdiv(n, block_n)
-        return Int4Config(1, block_n, block_k, _split_k(tiles, k, block_k, 4 * sms), 4, 2)
+        return Int4Config(1, block_n, block_k, _split_k(tiles, k, block_k, 2 * sms), 4, 2)
     if m <= 64:
         block_m = max(16, next_pow2(m))
         block_k = max(group_size, min(128, next_pow2(k)))
@@ -165,7 +170,18 @@ def int4_gemm(
     if cfg.block_m == 1:
         grid = (m, triton.cdiv(n, cfg.block_n), cfg.split_k)
         _int4_gemv_kernel[grid](
-            x2, w.qweight, w.scales, w.mins, acc, n, k, x2.stride(0), acc.stride(0), **common
+            x2,
+            w.qweight,
+            w.scales,
+            w.mins,
+            acc,
+            n,
+            k,
+            x2.stride(0),
+            acc.stride(0),
+            k // 2,
+            k // w.group_size,
+            **common,
         )
     else:
         grid = (triton.cdiv(m, cfg.block_m) * triton.cdiv(n, cfg.block_n), cfg.split_k)
@@ -180,6 +196,8 @@ def int4_gemm(
             k,
             x2.stride(0),
             acc.stride(0),
+            k // 2,
+            k // w.group_size,
             BLOCK_M=cfg.block_m,
             GROUP_M=8,
             DOT_F32=dot_in_f32(x.dtype),
@@ -198,20 +216,27 @@ def dequant_int4_tile(
     rn,
     n_mask,
     k0,
-    K,
+    KB,
+    KG,
     GROUP: tl.constexpr,
     BLOCK_N: tl.constexpr,
     BLOCK_K: tl.constexpr,
 ):
-    """fp32 weights ``[BLOCK_N, BLOCK_K]`` of rows ``rn``, columns ``k0 ..``; zeros where masked."""
+    """fp32 weights ``[BLOCK_N, BLOCK_K]`` of rows ``rn``, columns ``k0 ..``; zeros where masked.
+
+    ``KB = K // 2`` (bytes per row) and ``KG = K // GROUP`` (groups per row) are both row strides
+    and mask bounds. They come in as arguments rather than being computed from K so that Triton's
+    integer specialization sees them divisible by 16: a bound known only divisible by 8 caps the
+    loads at 8 bytes.
+    """
     GPB: tl.constexpr = BLOCK_K // GROUP
     rb = k0 // 2 + tl.arange(0, BLOCK_K // 2)
-    mask = n_mask[:, None] & (rb < K // 2)[None, :]
-    packed = tl.load(q_ptr + rn[:, None] * (K // 2) + rb[None, :], mask=mask, other=0)
+    mask = n_mask[:, None] & (rb < KB)[None, :]
+    packed = tl.load(q_ptr + rn[:, None] * KB + rb[None, :], mask=mask, other=0)
     codes = tl.reshape(tl.join(packed & 0xF, packed >> 4), (BLOCK_N, BLOCK_K)).to(tl.float32)
     rg = k0 // GROUP + tl.arange(0, GPB)
-    gmask = n_mask[:, None] & (rg < K // GROUP)[None, :]
-    offs = rn[:, None] * (K // GROUP) + rg[None, :]
+    gmask = n_mask[:, None] & (rg < KG)[None, :]
+    offs = rn[:, None] * KG + rg[None, :]
     scale = tl.load(s_ptr + offs, mask=gmask, other=0).to(tl.float32)
     mn = tl.load(m_ptr + offs, mask=gmask, other=0).to(tl.float32)
     w = tl.reshape(codes, (BLOCK_N, GPB, GROUP)) * scale[:, :, None] + mn[:, :, None]
@@ -229,6 +254,8 @@ def _int4_gemv_kernel(
     K,
     stride_xm,
     stride_ym,
+    KB,
+    KG,
     GROUP: tl.constexpr,
     BLOCK_N: tl.constexpr,
     BLOCK_K: tl.constexpr,
@@ -242,27 +269,29 @@ def _int4_gemv_kernel(
     rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     n_mask = rn < N
     rb = tl.arange(0, HALF)
+    rk = tl.arange(0, BLOCK_K)
     rg = tl.arange(0, GPB)
     x_row = x_ptr + pid_m * stride_xm
     acc = tl.zeros([BLOCK_N], dtype=tl.float32)
     for kt in range(pid_k, tl.cdiv(K, BLOCK_K), SPLIT_K):
         b = kt * HALF + rb
-        b_mask = b < K // 2
+        b_mask = b < KB
         packed = tl.load(
-            q_ptr + rn[:, None] * (K // 2) + b[None, :],
+            q_ptr + rn[:, None] * KB + b[None, :],
             mask=n_mask[:, None] & b_mask[None, :],
             other=0,
         )
-        x_even = tl.load(x_row + 2 * b, mask=b_mask, other=0).to(tl.float32)
-        x_odd = tl.load(x_row + 2 * b + 1, mask=b_mask, other=0).to(tl.float32)
-        qx = (packed & 0xF).to(tl.float32) * x_even[None, :] + (packed >> 4).to(tl.float32) * x_odd[
-            None, :
-        ]
+        kk = kt * BLOCK_K + rk
+        x = tl.load(x_row + kk, mask=kk < K, other=0).to(tl.float32)
+        x_even, x_odd = tl.split(tl.reshape(x, (HALF, 2)))
+        lo = (packed & 0xF).to(tl.float32)
+        hi = (packed >> 4).to(tl.float32)
+        qx = lo * x_even[None, :] + hi * x_odd[None, :]
         qx_g = tl.sum(tl.reshape(qx, (BLOCK_N, GPB, GROUP // 2)), axis=2)
         x_g = tl.sum(tl.reshape(x_even + x_odd, (GPB, GROUP // 2)), axis=1)
         g = kt * GPB + rg
-        gmask = n_mask[:, None] & (g < K // GROUP)[None, :]
-        offs = rn[:, None] * (K // GROUP) + g[None, :]
+        gmask = n_mask[:, None] & (g < KG)[None, :]
+        offs = rn[:, None] * KG + g[None, :]
         scale = tl.load(s_ptr + offs, mask=gmask, other=0).to(tl.float32)
         mn = tl.load(m_ptr + offs, mask=gmask, other=0).to(tl.float32)
         acc += tl.sum(qx_g * scale + mn * x_g[None, :], axis=1)
@@ -285,6 +314,8 @@ def _int4_gemm_kernel(
     K,
     stride_xm,
     stride_ym,
+    KB,
+    KG,
     GROUP: tl.constexpr,
     BLOCK_M: tl.constexpr,
     BLOCK_N: tl.constexpr,
@@ -317,7 +348,7 @@ def _int4_gemm_kernel(
             mask=m_mask[:, None] & (kk < K)[None, :],
             other=0,
         )
-        w = dequant_int4_tile(q_ptr, s_ptr, m_ptr, rn, n_mask, k0, K, GROUP, BLOCK_N, BLOCK_K)
+        w = dequant_int4_tile(q_ptr, s_ptr, m_ptr, rn, n_mask, k0, KB, KG, GROUP, BLOCK_N, BLOCK_K)
         if DOT_F32:
             acc += tl.dot(x.to(tl.float32), tl.trans(w), input_precision="ieee")
         else:

@@ -7,7 +7,8 @@ experts, optionally renormalized over the chosen ones, as Qwen3-MoE and Mixtral 
 ``block_size``-row tiles: ``sorted_ids`` lists flat pair indices (``token * top_k + j``) expert by
 expert, in token order within an expert, each expert's run padded with the sentinel ``T * top_k`` up
 to a multiple of ``block_size``; ``expert_ids[b]`` is the expert of tile ``b`` (-1 past the end) and
-``num_padded[0]`` the used length. Buffers are sized for the worst case so that the step needs no
+``num_padded[0]`` the used length. Pairs naming no expert (an id < 0 or >= E, as the engine's
+router or expert parallelism may produce) are left out. Buffers are sized for the worst case so that the step needs no
 host synchronisation (CUDA graphs): ``T*k + min(E, T*k) * (block_size - 1)`` entries.
 One program does it all: counts, prefix sum, and a stable scatter whose in-chunk ranks come from a
 comparison matrix, so the result is deterministic and equal to a stable sort.
@@ -89,21 +90,23 @@ def moe_align_block_size(
     blocks = triton.cdiv(size, block_size)
     sorted_ids = torch.empty(size, dtype=torch.int32, device=flat.device)
     expert_ids = torch.empty(blocks, dtype=torch.int32, device=flat.device)
-    num_padded = torch.zeros(1, dtype=torch.int32, device=flat.device)
-    if pairs:
-        _moe_align_kernel[(1,)](
-            flat,
-            sorted_ids,
-            expert_ids,
-            num_padded,
-            pairs,
-            size,
-            blocks,
-            BLOCK_SIZE=block_size,
-            E_PAD=next_pow2(num_experts),
-            CHUNK=min(128, max(16, next_pow2(max(pairs, blocks)))),
-            num_warps=8,
-        )
+    num_padded = torch.empty(1, dtype=torch.int32, device=flat.device)
+    if not pairs:
+        return sorted_ids, expert_ids, num_padded.zero_()
+    _moe_align_kernel[(1,)](
+        flat,
+        sorted_ids,
+        expert_ids,
+        num_padded,
+        pairs,
+        num_experts,
+        size,
+        blocks,
+        BLOCK_SIZE=block_size,
+        E_PAD=next_pow2(num_experts),
+        CHUNK=min(128, max(16, next_pow2(max(pairs, blocks)))),
+        num_warps=8,
+    )
     return sorted_ids, expert_ids, num_padded
 
 
@@ -149,6 +152,7 @@ def _moe_align_kernel(
     expert_ids_ptr,
     num_padded_ptr,
     pairs,
+    num_experts,
     size,
     blocks,
     BLOCK_SIZE: tl.constexpr,
@@ -160,6 +164,7 @@ def _moe_align_kernel(
     counts = tl.zeros([E_PAD], tl.int32)
     for start in range(0, pairs, CHUNK):
         ids = tl.load(ids_ptr + start + c, mask=start + c < pairs, other=E_PAD)
+        ids = tl.where((ids >= 0) & (ids < num_experts), ids, E_PAD)
         counts += tl.sum((ids[:, None] == experts[None, :]).to(tl.int32), axis=0)
     padded = tl.cdiv(counts, BLOCK_SIZE) * BLOCK_SIZE
     ends = tl.cumsum(padded, axis=0)
@@ -178,6 +183,8 @@ def _moe_align_kernel(
     for start in range(0, pairs, CHUNK):
         valid = start + c < pairs
         ids = tl.load(ids_ptr + start + c, mask=valid, other=E_PAD)
+        valid &= (ids >= 0) & (ids < num_experts)
+        ids = tl.where(valid, ids, E_PAD)
         onehot = (ids[:, None] == experts[None, :]).to(tl.int32)
         earlier = (ids[:, None] == ids[None, :]) & (c[None, :] < c[:, None])
         rank = tl.sum(earlier.to(tl.int32), axis=1)

@@ -16,6 +16,7 @@ from kernels import int4_gemm as _gemm
 from kernels import kv_cache as _kv
 from kernels import paged_attention as _attn
 from kernels import rms_norm as _norm
+from kernels import rope_write_kv as _rope_kv
 from kernels import rotary as _rope
 from kernels import silu_mul as _act
 from kernels.fused_moe import SharedExpert
@@ -75,6 +76,31 @@ def rotary(
     return fn(q, k, cos, sin, positions)
 
 
+def rope_write_kv(
+    qkv: torch.Tensor,
+    heads: int,
+    kv_heads: int,
+    head_dim: int,
+    positions: torch.Tensor,
+    cos: torch.Tensor,
+    sin: torch.Tensor,
+    slot_mapping: torch.Tensor,
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+    q_out: torch.Tensor,
+    q_norm: torch.Tensor | None = None,
+    k_norm: torch.Tensor | None = None,
+    eps: float = 1e-6,
+    force_triton: bool | None = None,
+) -> torch.Tensor:
+    """Rotated q into ``q_out``; rotated k and v into the cache, as ``native.rope_store_kv``;
+    with Qwen3's per-head ``q_norm``/``k_norm`` applied first when given."""
+    fast = use_triton(qkv, force_triton)
+    fn = _rope_kv.rope_write_kv if fast else _rope_kv.rope_write_kv_reference
+    args = (heads, kv_heads, head_dim, positions, cos, sin, slot_mapping, k_cache, v_cache, q_out)
+    return fn(qkv, *args, q_norm, k_norm, eps)
+
+
 def silu_mul(x: torch.Tensor, force_triton: bool | None = None) -> torch.Tensor:
     return _act.silu_mul(x) if use_triton(x, force_triton) else _act.silu_mul_reference(x)
 
@@ -98,13 +124,20 @@ def paged_decode_attention(
     block_tables: torch.Tensor,
     seq_lens: torch.Tensor,
     scale: float,
+    query_seq: torch.Tensor | None = None,
+    out: torch.Tensor | None = None,
     force_triton: bool | None = None,
 ) -> torch.Tensor:
+    """Query row ``i`` attends to the first ``seq_lens[i]`` cached tokens of sequence
+    ``query_seq[i]`` (default ``i``); the engine's ``token_ctx``/``token_seq`` fit as they are."""
     if use_triton(q, force_triton):
-        return _attn.paged_decode_attention(q, k_cache, v_cache, block_tables, seq_lens, scale)
-    return _attn.paged_decode_attention_reference(
-        q, k_cache, v_cache, block_tables, seq_lens, scale
+        return _attn.paged_decode_attention(
+            q, k_cache, v_cache, block_tables, seq_lens, scale, query_seq=query_seq, out=out
+        )
+    y = _attn.paged_decode_attention_reference(
+        q, k_cache, v_cache, block_tables, seq_lens, scale, query_seq
     )
+    return y if out is None else out.copy_(y)
 
 
 def fused_moe(

@@ -1,8 +1,11 @@
-"""Decode attention (one query token per sequence) over the paged KV cache, with GQA.
+"""Decode attention over the paged KV cache, with GQA: each query row attends to a cache prefix.
 
 Cache layout as in ``kernels.kv_cache``: ``[num_blocks, block_size, num_kv_heads, head_dim]``.
-``block_tables [B, max_blocks]`` (int32) lists each sequence's blocks; ``seq_lens [B]`` counts its
-tokens including the one being decoded (0 marks a padding row, whose output is zeros).
+``block_tables [S, max_blocks]`` (int32) lists each sequence's blocks. Query row ``i`` attends to the
+first ``seq_lens[i]`` tokens of sequence ``query_seq[i]`` (default ``i``: one decode token per
+sequence); 0 marks a padding row, whose output is zeros. With ``query_seq`` and per-token lengths
+(position + 1, the engine's ``token_seq``/``token_ctx``) it also serves mixed prefill/decode batches
+once their keys are written, causally and correctly, though each prefill token re-reads its prefix.
 
 One program serves a (sequence, kv head, partition) and all the query heads sharing that kv head, so
 each K/V tile is read once per group (GQA), and the query heads form the M side of ``tl.dot``.
@@ -29,14 +32,16 @@ def paged_decode_attention_reference(
     block_tables: torch.Tensor,
     seq_lens: torch.Tensor,
     scale: float,
+    query_seq: torch.Tensor | None = None,
 ) -> torch.Tensor:
     block_size, kv_heads = k_cache.shape[1], k_cache.shape[2]
     group = q.shape[1] // kv_heads
     out = torch.zeros_like(q)
-    for b, length in enumerate(seq_lens.tolist()):
+    rows = range(q.shape[0]) if query_seq is None else query_seq.tolist()
+    for b, (row, length) in enumerate(zip(rows, seq_lens.tolist(), strict=True)):
         if length == 0:
             continue
-        blocks = block_tables[b, : (length + block_size - 1) // block_size].long()
+        blocks = block_tables[row, : (length + block_size - 1) // block_size].long()
         keys = k_cache[blocks].flatten(0, 1)[:length].float().repeat_interleave(group, dim=1)
         values = v_cache[blocks].flatten(0, 1)[:length].float().repeat_interleave(group, dim=1)
         scores = torch.einsum("hd,thd->ht", q[b].float(), keys) * scale
@@ -59,6 +64,8 @@ def paged_decode_attention(
     block_tables: torch.Tensor,
     seq_lens: torch.Tensor,
     scale: float,
+    *,
+    query_seq: torch.Tensor | None = None,
     partition_size: int | None = None,
     out: torch.Tensor | None = None,
 ) -> torch.Tensor:
@@ -89,6 +96,7 @@ def paged_decode_attention(
         v_cache,
         block_tables,
         seq_lens,
+        query_seq if query_seq is not None else seq_lens,
         y,
         part_out,
         part_lse,
@@ -104,9 +112,10 @@ def paged_decode_attention(
         block_tables.stride(0),
         y.stride(0),
         y.stride(1),
+        HAS_QUERY_SEQ=query_seq is not None,
         SPLITS=splits,
         PARTITION=part,
-        BLOCK_N=min(64, part),
+        BLOCK_N=min(32, part),  # 64 spills registers at head_dim 128 (sm_90, compile_check)
         BLOCK_H=max(16, next_pow2(group)),
         BLOCK_D=next_pow2(head_dim),
         DOT_F32=dot_in_f32(q.dtype),
@@ -135,6 +144,7 @@ def _paged_decode_kernel(
     vc_ptr,
     bt_ptr,
     len_ptr,
+    qseq_ptr,
     out_ptr,
     po_ptr,
     plse_ptr,
@@ -150,6 +160,7 @@ def _paged_decode_kernel(
     sbt,
     so0,
     so1,
+    HAS_QUERY_SEQ: tl.constexpr,
     SPLITS: tl.constexpr,
     PARTITION: tl.constexpr,
     BLOCK_N: tl.constexpr,
@@ -161,6 +172,10 @@ def _paged_decode_kernel(
     kvh = tl.program_id(1)
     split = tl.program_id(2)
     seq_len = tl.load(len_ptr + b)
+    if HAS_QUERY_SEQ:
+        table = bt_ptr + tl.load(qseq_ptr + b).to(tl.int64) * sbt
+    else:
+        table = bt_ptr + b * sbt
     start = split * PARTITION
     if (start < seq_len) | (split == 0):
         end = tl.minimum(start + PARTITION, seq_len)
@@ -180,7 +195,7 @@ def _paged_decode_kernel(
         for n0 in range(start, end, BLOCK_N):
             t = n0 + tl.arange(0, BLOCK_N)
             t_mask = t < end
-            block = tl.load(bt_ptr + b * sbt + t // block_size, mask=t_mask, other=0).to(tl.int64)
+            block = tl.load(table + t // block_size, mask=t_mask, other=0).to(tl.int64)
             row = block * sc_block + (t % block_size) * sc_tok + kvh * sc_head
             kv_mask = t_mask[:, None] & d_mask[None, :]
             k = tl.load(kc_ptr + row[:, None] + d[None, :], mask=kv_mask, other=0)

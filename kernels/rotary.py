@@ -72,17 +72,40 @@ def rotary(
 
 
 @triton.jit
-def _rotate_heads(ptr, stride_h, n_heads, half, c, s, BLOCK_H: tl.constexpr, BLOCK_R: tl.constexpr):
+def rotate_heads(
+    src,
+    dst,
+    src_stride_h,
+    dst_stride_h,
+    n_heads,
+    half,
+    c,
+    s,
+    norm_w,
+    eps,
+    NORM: tl.constexpr,
+    BLOCK_H: tl.constexpr,
+    BLOCK_R: tl.constexpr,
+):
+    """Rotate the first ``2 * half`` dims of ``n_heads`` heads from ``src`` into ``dst``.
+
+    NORM: RMS-normalize each (fully rotated) head by ``norm_w`` first, as Qwen3's q/k norms do.
+    """
     h = tl.arange(0, BLOCK_H)
     r = tl.arange(0, BLOCK_R)
     mask = (h < n_heads)[:, None] & (r < half)[None, :]
-    p1 = ptr + h[:, None] * stride_h + r[None, :]
-    x1 = tl.load(p1, mask=mask, other=0)
+    p1 = src + h[:, None] * src_stride_h + r[None, :]
+    x1 = tl.load(p1, mask=mask, other=0).to(tl.float32)
     x2 = tl.load(p1 + half, mask=mask, other=0).to(tl.float32)
-    y1 = x1.to(tl.float32) * c - x2 * s
-    y2 = x2 * c + x1.to(tl.float32) * s
-    tl.store(p1, y1.to(x1.dtype), mask=mask)
-    tl.store(p1 + half, y2.to(x1.dtype), mask=mask)
+    if NORM:
+        rstd = tl.rsqrt((tl.sum(x1 * x1, axis=1) + tl.sum(x2 * x2, axis=1)) / (2 * half) + eps)
+        w1 = tl.load(norm_w + r, mask=r < half, other=0).to(tl.float32)
+        w2 = tl.load(norm_w + half + r, mask=r < half, other=0).to(tl.float32)
+        x1 = x1 * rstd[:, None] * w1[None, :]
+        x2 = x2 * rstd[:, None] * w2[None, :]
+    q1 = dst + h[:, None] * dst_stride_h + r[None, :]
+    tl.store(q1, x1 * c - x2 * s, mask=mask)
+    tl.store(q1 + half, x2 * c + x1 * s, mask=mask)
 
 
 @triton.jit
@@ -113,5 +136,7 @@ def _rotary_kernel(
     r_mask = r < half
     c = tl.load(cos_ptr + row * sc0 + r, mask=r_mask, other=0).to(tl.float32)[None, :]
     s = tl.load(sin_ptr + row * sc0 + r, mask=r_mask, other=0).to(tl.float32)[None, :]
-    _rotate_heads(q_ptr + t * sq0, sq1, hq, half, c, s, BLOCK_H, BLOCK_R)
-    _rotate_heads(k_ptr + t * sk0, sk1, hk, half, c, s, BLOCK_H, BLOCK_R)
+    q_row = q_ptr + t * sq0
+    k_row = k_ptr + t * sk0
+    rotate_heads(q_row, q_row, sq1, sq1, hq, half, c, s, cos_ptr, 0.0, False, BLOCK_H, BLOCK_R)
+    rotate_heads(k_row, k_row, sk1, sk1, hk, half, c, s, cos_ptr, 0.0, False, BLOCK_H, BLOCK_R)

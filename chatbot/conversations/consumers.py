@@ -6,6 +6,9 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from chatbot.dashboard import outcomes
+from chatbot.integrations import identity
+
 from . import protocol, services
 
 
@@ -21,11 +24,15 @@ def _origin(scope) -> str:
 
 
 @database_sync_to_async
-def _open(key: str, origin: str, shopper: str, conversation: int | None):
+def _open(key: str, origin: str, shopper: str, conversation: int | None, query: dict):
     store = services.store_for_widget(key, origin)
     if store is None:
         return None
-    return services.open_conversation(store, shopper, conversation)
+    try:
+        verified = identity.verify_params(store, query)
+    except identity.IdentityError:
+        return None  # a forged identity, or none where the store requires one: refused
+    return services.open_conversation(store, shopper, conversation, verified.customer_id)
 
 
 @database_sync_to_async
@@ -53,6 +60,11 @@ def _receive(conversation, request: protocol.ShopperMessage):
 
 
 @database_sync_to_async
+def _rate(conversation, score: int) -> bool:
+    return outcomes.record_csat(conversation.pk, score)
+
+
+@database_sync_to_async
 def _missed(conversation, last_message_id: int) -> list[dict]:
     return [m.as_frame() for m in services.messages_after(conversation, last_message_id)]
 
@@ -69,7 +81,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close()
             return
         self.conversation = await _open(
-            query.get("key", ""), _origin(self.scope), shopper, conversation_id
+            query.get("key", ""), _origin(self.scope), shopper, conversation_id, query
         )
         if self.conversation is None:
             await self.close()  # before accept: the handshake is refused (HTTP 403)
@@ -91,6 +103,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if isinstance(request, protocol.Resume):
             for message in await _missed(self.conversation, request.last_message_id):
                 await self._send({"type": "message", "message": message})
+            return
+        if isinstance(request, protocol.Csat):
+            resolved = await _rate(self.conversation, request.score)
+            await self._send({"type": "rated", "score": request.score, "resolved": resolved})
             return
         message, created = await _receive(self.conversation, request)
         await self._send(

@@ -3,6 +3,7 @@
 Client frames (JSON text):
     {"type": "message", "client_msg_id": "<1-64 chars>", "text": "<1-4000 chars>"}
     {"type": "resume", "last_message_id": <int >= 0>}
+    {"type": "csat", "score": <int 1-5>}
 Anything else is answered with an error frame {"type": "error", "code", "message"}.
 """
 
@@ -35,7 +36,14 @@ class Resume:
     last_message_id: int
 
 
-def parse(text_data: str | None, bytes_data: bytes | None) -> ShopperMessage | Resume:
+@dataclass(frozen=True)
+class Csat:
+    """The shopper's rating of the chat, 1 (bad) to 5 (great)."""
+
+    score: int
+
+
+def parse(text_data: str | None, bytes_data: bytes | None) -> ShopperMessage | Resume | Csat:
     """Turn one WebSocket frame into a request, or raise ProtocolError."""
     if text_data is None:
         raise ProtocolError("binary_frame", "Frames must be JSON text.")
@@ -53,6 +61,11 @@ def parse(text_data: str | None, bytes_data: bytes | None) -> ShopperMessage | R
         if isinstance(last, bool) or not isinstance(last, int) or last < 0:
             raise ProtocolError("bad_resume", "last_message_id must be a non-negative integer.")
         return Resume(last)
+    if kind == "csat":
+        score = frame.get("score")
+        if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+            raise ProtocolError("bad_score", "score must be an integer from 1 to 5.")
+        return Csat(score)
     raise ProtocolError("unknown_type", "Unknown frame type.")
 
 

@@ -13,9 +13,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from chatbot.dashboard import outcomes
 from chatbot.engine import get_engine
+from chatbot.integrations import order_replies
 
-from . import leases, prompt, publish, services
+from . import leases, prompt, publish, services, stops
 from .models import Conversation, Message
 
 log = logging.getLogger(__name__)
@@ -90,22 +92,30 @@ def _reply(conversation: Conversation, pending: list[Message], token: uuid.UUID)
     messages = build_prompt(conversation, pending[-1].pk, engine)
     publish.send_frame(group, {"type": "typing", "reply_id": reply_id})
     try:
-        stream = engine.submit(messages, sampling_params(), request_id=reply_id, priority=0)
+        # An order-status question is answered from the store's order system, not the model.
+        stream = order_replies.reply_stream(conversation, pending, reply_id) or engine.submit(
+            messages, sampling_params(), request_id=reply_id, priority=0
+        )
         parts: list[str] = []
         renew_at = time.monotonic() + settings.REPLY_LEASE_SECONDS / 3
-        for seq, delta in enumerate(stream):
-            parts.append(delta)
-            publish.send_frame(
-                group, {"type": "delta", "reply_id": reply_id, "seq": seq, "text": delta}
-            )
-            if time.monotonic() >= renew_at:
-                if not leases.renew(conversation.pk, token):
-                    engine.abort(stream.request_id)
-                    log.warning("conversation %s: lease lost mid-reply", conversation.pk)
-                    return False
-                renew_at = time.monotonic() + settings.REPLY_LEASE_SECONDS / 3
+        # Staff taking over (or an escalation) aborts the request: the stream then just ends.
+        with stops.watch(conversation.pk, engine, stream.request_id):
+            for seq, delta in enumerate(stream):
+                parts.append(delta)
+                publish.send_frame(
+                    group, {"type": "delta", "reply_id": reply_id, "seq": seq, "text": delta}
+                )
+                if time.monotonic() >= renew_at:
+                    if not leases.renew(conversation.pk, token):
+                        engine.abort(stream.request_id)
+                        log.warning("conversation %s: lease lost mid-reply", conversation.pk)
+                        return False
+                    renew_at = time.monotonic() + settings.REPLY_LEASE_SECONDS / 3
         usage = stream.usage.as_dict()
         text = "".join(parts)
+        if usage["finish_reason"] == "abort" and not text:
+            publish.send_frame(group, {"type": "stopped", "reply_id": reply_id})
+            return True  # stopped before its first word: nothing to store
         with transaction.atomic():
             if not leases.renew(conversation.pk, token):
                 return False
@@ -135,4 +145,5 @@ def _reply(conversation: Conversation, pending: list[Message], token: uuid.UUID)
             "usage": usage,
         },
     )
+    outcomes.after_bot_reply(conversation.pk, text, usage["finish_reason"])
     return True

@@ -6,6 +6,7 @@ import re
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from chatbot.dashboard import outcomes
 from chatbot.stores.models import Store
 
 from . import leases
@@ -22,19 +23,27 @@ def store_for_widget(widget_key: str, origin: str) -> Store | None:
     return store
 
 
-def open_conversation(store: Store, shopper_id: str, conversation_id: int | None) -> Conversation:
+def open_conversation(
+    store: Store, shopper_id: str, conversation_id: int | None, verified_identity: str = ""
+) -> Conversation:
     """The shopper's requested conversation, else their latest open one, else a new one.
 
-    A conversation id only counts if it is this shopper's in this store: ids are sequential.
+    A conversation id only counts if it is this shopper's in this store: ids are sequential. It
+    must also have the same verified identity (none for anonymous): whoever uses the browser
+    next never resumes a signed-in customer's conversation.
     """
-    own = Conversation.objects.filter(store=store, shopper_id=shopper_id)
+    own = Conversation.objects.filter(
+        store=store, shopper_id=shopper_id, verified_identity=verified_identity
+    )
     if conversation_id is not None:
         found = own.filter(pk=conversation_id).first()
         if found is not None:
             return found
     open_states = [Conversation.State.BOT, Conversation.State.HUMAN, Conversation.State.ESCALATED]
     latest = own.filter(state__in=open_states).order_by("-last_activity").first()
-    return latest or Conversation.objects.create(store=store, shopper_id=shopper_id)
+    return latest or Conversation.objects.create(
+        store=store, shopper_id=shopper_id, verified_identity=verified_identity
+    )
 
 
 def receive_shopper_message(
@@ -61,6 +70,8 @@ def receive_shopper_message(
         ours.filter(state__in=[Conversation.State.RESOLVED, Conversation.State.ABANDONED]).update(
             state=Conversation.State.BOT
         )
+    # Before a reply is queued: a shopper asking for a person is not answered by the bot.
+    outcomes.after_shopper_message(conversation.pk, text)
     return message, True
 
 

@@ -37,104 +37,119 @@ static inline __m512 exp512(__m512 x) {
 }
 
 /* ---- linear layers: y[M, N] = x[M, K] @ W[N, K]^T (+ bias) ------------------------------------
- * W is read 32 input columns at a time as two 16-lane vectors; ROWS rows of x share each load.
+ * W is read 32 input columns at a time as two 16-lane vectors.
  * q4: per row K/2 bytes, per 32-column block 16 bytes: low nibble = column j, high = column j+16;
- *     scale/min pairs [N, K/G, 2] in f16 (q4h) or f32 (q4f).
- * q8: int8 [N, K], f16 scale per 32 columns [N, K/32].   f32: plain [N, K]. */
+ *     scale/min pairs [N, K/G, 2] in f16 (Q4H) or f32 (Q4F).
+ * q8: int8 [N, K], f16 scale per 32 columns [N, K/32].   f32: plain [N, K].
+ * A tile of R rows x C columns keeps R*C independent accumulator chains in registers; each output
+ * has exactly one chain, always in the same order, whatever the tile shape. */
 
-#define ROWS_MAX 4
-#define N_CHUNK 8
-
-static inline void q4_block(const uint8_t *p, float d, float m, __m512 *w0, __m512 *w1) {
-    __m128i b = _mm_loadu_si128((const __m128i *)p);
-    __m128i mask = _mm_set1_epi8(0x0F);
-    __m128i lo = _mm_and_si128(b, mask);
-    __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), mask);
-    __m512 vd = _mm512_set1_ps(d), vm = _mm512_set1_ps(m);
-    *w0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(lo)), vd, vm);
-    *w1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(hi)), vd, vm);
-}
-
-static inline void q8_block(const int8_t *p, float d, __m512 *w0, __m512 *w1) {
-    __m512 vd = _mm512_set1_ps(d);
-    __m128i a = _mm_loadu_si128((const __m128i *)p);
-    __m128i b = _mm_loadu_si128((const __m128i *)(p + 16));
-    *w0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(a)), vd);
-    *w1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b)), vd);
-}
+enum { Q4H, Q4F, Q8, F32 };
 
 static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
-/* One output column n for `rows` rows of x; BLOCK(kb, &w0, &w1) yields W[n, 32kb : 32kb+32]. */
-#define DOT_ROWS(rows, BLOCK)                                                                  \
+static inline __attribute__((always_inline)) void
+load_w(int kind, const void *w, const void *s, int64_t n, int64_t kb, int64_t K, int64_t G,
+       __m512 *w0, __m512 *w1) {
+    if (kind == Q4H || kind == Q4F) {
+        const uint8_t *p = (const uint8_t *)w + n * (K / 2) + kb * 16;
+        int64_t si = (n * (K / G) + (kb >> __builtin_ctzll(G / 32))) * 2;
+        float d, m;
+        if (kind == Q4H) {
+            d = h2f(((const uint16_t *)s)[si]);
+            m = h2f(((const uint16_t *)s)[si + 1]);
+        } else {
+            d = ((const float *)s)[si];
+            m = ((const float *)s)[si + 1];
+        }
+        __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p));
+        __m512i lo = _mm512_and_si512(v, _mm512_set1_epi32(0x0F));
+        __m512i hi = _mm512_srli_epi32(v, 4);
+        __m512 vd = _mm512_set1_ps(d), vm = _mm512_set1_ps(m);
+        *w0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), vd, vm);
+        *w1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi), vd, vm);
+    } else if (kind == Q8) {
+        const int8_t *p = (const int8_t *)w + n * K + kb * 32;
+        __m512 vd = _mm512_set1_ps(h2f(((const uint16_t *)s)[n * (K / 32) + kb]));
+        *w0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p))), vd);
+        *w1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 16)))), vd);
+    } else {
+        const float *p = (const float *)w + n * K + kb * 32;
+        *w0 = _mm512_loadu_ps(p);
+        *w1 = _mm512_loadu_ps(p + 16);
+    }
+}
+
+static inline __attribute__((always_inline)) void
+tile(int kind, int R, int C, const float *x, int64_t K, const void *w, const void *s, int64_t G,
+     const float *bias, int64_t m0, int64_t n0, float *y, int64_t ldy) {
+    __m512 acc[8][8];
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; r++)
+        _Pragma("GCC unroll 8") for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
+    for (int64_t kb = 0; kb < K / 32; kb++) {
+        __m512 w0[8], w1[8];
+        _Pragma("GCC unroll 8") for (int c = 0; c < C; c++) load_w(kind, w, s, n0 + c, kb, K, G, &w0[c], &w1[c]);
+        _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) {
+            const float *xr = x + (m0 + r) * K + kb * 32;
+            __m512 xa = _mm512_loadu_ps(xr), xb = _mm512_loadu_ps(xr + 16);
+            _Pragma("GCC unroll 8") for (int c = 0; c < C; c++) {
+                if (R == 4) { acc[r][c] = _mm512_fmadd_ps(w1[c], xb, acc[r][c]); acc[r][c] = _mm512_fmadd_ps(w0[c], xa, acc[r][c]); } else {
+                acc[r][c] = _mm512_fmadd_ps(w0[c], xa, acc[r][c]);
+                acc[r][c] = _mm512_fmadd_ps(w1[c], xb, acc[r][c]); }
+            }
+        }
+    }
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; r++)
+        _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)
+            y[(m0 + r) * ldy + n0 + c] = _mm512_reduce_add_ps(acc[r][c]) + (bias ? bias[n0 + c] : 0.0f);
+}
+
+#define N_CHUNK 16
+
+/* Columns [n_lo, n_hi) for rows [m0, m0 + R): full C-wide tiles, then single columns. */
+#define TILE_ROW(kind, R, C)                                                                   \
     do {                                                                                       \
-        __m512 acc[ROWS_MAX];                                                                  \
-        for (int r = 0; r < rows; r++) acc[r] = _mm512_setzero_ps();                           \
-        for (int64_t kb = 0; kb < K / 32; kb++) {                                              \
-            __m512 w0, w1;                                                                     \
-            BLOCK(kb, &w0, &w1);                                                               \
-            for (int r = 0; r < rows; r++) {                                                   \
-                const float *xr = x + (m0 + r) * K + kb * 32;                                  \
-                acc[r] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xr), acc[r]);                     \
-                acc[r] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xr + 16), acc[r]);                \
-            }                                                                                  \
-        }                                                                                      \
-        for (int r = 0; r < rows; r++)                                                         \
-            y[(m0 + r) * ldy + n] = _mm512_reduce_add_ps(acc[r]) + (bias ? bias[n] : 0.0f);      \
+        int64_t n = n_lo;                                                                      \
+        for (; n + C <= n_hi; n += C) tile(kind, R, C, x, K, w, s, G, bias, m0, n, y, ldy);   \
+        for (; n < n_hi; n++) tile(kind, R, 1, x, K, w, s, G, bias, m0, n, y, ldy);           \
     } while (0)
 
-#define LINEAR_BODY(BLOCK)                                                                     \
+/* One chunk of N_CHUNK output columns, all rows. Inlined into each kernel's own parallel loop,
+ * so that `kind` is a constant there (OpenMP outlines the loop body before inlining). */
+static inline __attribute__((always_inline)) void
+linear_chunk(int kind, int64_t ch, const float *x, int64_t M, int64_t K, const void *w,
+             const void *s, int64_t G, const float *bias, int64_t N, float *y, int64_t ldy) {
+    int64_t n_lo = ch * N_CHUNK, n_hi = n_lo + N_CHUNK < N ? n_lo + N_CHUNK : N;
+    int64_t m0 = 0;
+    for (; m0 + 8 <= M; m0 += 8) TILE_ROW(kind, 8, 2);
+    for (; m0 + 4 <= M; m0 += 4) TILE_ROW(kind, 4, 4);
+    for (; m0 + 2 <= M; m0 += 2) TILE_ROW(kind, 2, 4);
+    for (; m0 < M; m0++) TILE_ROW(kind, 1, 8);
+}
+
+#define LINEAR(kind, w, s, G)                                                                  \
     int64_t chunks = (N + N_CHUNK - 1) / N_CHUNK;                                              \
     _Pragma("omp parallel for schedule(static) num_threads(n_threads) if(M * N * K > 65536)")  \
-    for (int64_t c = 0; c < chunks; c++) {                                                     \
-        int64_t n_end = (c + 1) * N_CHUNK < N ? (c + 1) * N_CHUNK : N;                         \
-        for (int64_t m0 = 0; m0 < M; m0 += ROWS_MAX) {                                         \
-            int64_t rows = M - m0 < ROWS_MAX ? M - m0 : ROWS_MAX;                              \
-            for (int64_t n = c * N_CHUNK; n < n_end; n++) {                                    \
-                switch (rows) {                                                                \
-                case 4: DOT_ROWS(4, BLOCK); break;                                             \
-                case 3: DOT_ROWS(3, BLOCK); break;                                             \
-                case 2: DOT_ROWS(2, BLOCK); break;                                             \
-                default: DOT_ROWS(1, BLOCK); break;                                            \
-                }                                                                              \
-            }                                                                                  \
-        }                                                                                      \
-    }
+    for (int64_t ch = 0; ch < chunks; ch++) linear_chunk(kind, ch, x, M, K, w, s, G, bias, N, y, ldy);
 
 void linear_q4h(const float *x, int64_t M, int64_t K, const uint8_t *qw, const uint16_t *sm,
                 int64_t G, const float *bias, int64_t N, float *y, int64_t ldy) {
-#define BLOCK_Q4H(kb, w0, w1)                                                                  \
-    {                                                                                          \
-        const uint16_t *s = sm + (n * (K / G) + (kb * 32) / G) * 2;                            \
-        q4_block(qw + n * (K / 2) + kb * 16, h2f(s[0]), h2f(s[1]), w0, w1);                    \
-    }
-    LINEAR_BODY(BLOCK_Q4H)
+    LINEAR(Q4H, qw, sm, G)
 }
 
 void linear_q4f(const float *x, int64_t M, int64_t K, const uint8_t *qw, const float *sm,
                 int64_t G, const float *bias, int64_t N, float *y, int64_t ldy) {
-#define BLOCK_Q4F(kb, w0, w1)                                                                  \
-    {                                                                                          \
-        const float *s = sm + (n * (K / G) + (kb * 32) / G) * 2;                               \
-        q4_block(qw + n * (K / 2) + kb * 16, s[0], s[1], w0, w1);                              \
-    }
-    LINEAR_BODY(BLOCK_Q4F)
+    LINEAR(Q4F, qw, sm, G)
 }
 
 void linear_q8(const float *x, int64_t M, int64_t K, const int8_t *qw, const uint16_t *sc,
                const float *bias, int64_t N, float *y, int64_t ldy) {
-#define BLOCK_Q8(kb, w0, w1) q8_block(qw + n * K + kb * 32, h2f(sc[n * (K / 32) + kb]), w0, w1)
-    LINEAR_BODY(BLOCK_Q8)
+    LINEAR(Q8, qw, sc, 32)
 }
 
 void linear_f32(const float *x, int64_t M, int64_t K, const float *w, const float *bias,
                 int64_t N, float *y, int64_t ldy) {
-#define BLOCK_F32(kb, w0, w1)                                                                  \
-    {                                                                                          \
-        *(w0) = _mm512_loadu_ps(w + n * K + kb * 32);                                          \
-        *(w1) = _mm512_loadu_ps(w + n * K + kb * 32 + 16);                                     \
-    }
-    LINEAR_BODY(BLOCK_F32)
+    LINEAR(F32, w, NULL, 32)
 }
 
 /* Rows of a Q8_0 table (embedding lookup), dequantized exactly. */
@@ -143,7 +158,7 @@ void embed_q8(const int64_t *ids, int64_t T, const int8_t *qw, const uint16_t *s
     for (int64_t t = 0; t < T; t++)
         for (int64_t kb = 0; kb < K / 32; kb++) {
             __m512 w0, w1;
-            q8_block(qw + ids[t] * K + kb * 32, h2f(sc[ids[t] * (K / 32) + kb]), &w0, &w1);
+            load_w(Q8, qw, sc, ids[t], kb, K, 32, &w0, &w1);
             _mm512_storeu_ps(out + t * K + kb * 32, w0);
             _mm512_storeu_ps(out + t * K + kb * 32 + 16, w1);
         }

@@ -219,7 +219,8 @@ class LLMEngine:
                 shared_engine_seconds=seq.shared_engine_seconds,
                 time_to_first_token=None if seq.first_token_at is None else seq.first_token_at - seq.submitted_at,
                 finish_reason=reason,
-            )
+            ),
+            seq.output_ids,
         )
 
     # -- observability -------------------------------------------------------------------------

@@ -30,14 +30,16 @@ class RequestStream:
     def __init__(self, request_id: str):
         self.request_id = request_id
         self.usage: Usage | None = None
+        self.token_ids: list[int] = []  # the generated token ids, set when the request ends
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
 
     def _put(self, delta: str) -> None:
         if delta:
             self._queue.put(delta)
 
-    def _finish(self, usage: Usage) -> None:
+    def _finish(self, usage: Usage, token_ids: list[int]) -> None:
         self._usage_pending = usage
+        self.token_ids = token_ids
         self._queue.put(_END)
 
     def __iter__(self):

@@ -31,11 +31,15 @@ def unpack_int32(packed: torch.Tensor) -> torch.Tensor:
 
 def checkpoint_format(quantization_config: dict) -> str:
     """The zero-point convention of a ``quantization_config`` (``format`` or legacy ``checkpoint_format``)."""
-    fmt = (quantization_config.get("format") or quantization_config.get("checkpoint_format") or "gptq").lower()
+    fmt = (
+        quantization_config.get("format") or quantization_config.get("checkpoint_format") or "gptq"
+    ).lower()
     if fmt not in FORMATS:
         raise ValueError(f"unsupported GPTQ checkpoint format {fmt!r}")
     if quantization_config.get("bits", 4) != 4:
-        raise ValueError(f"only 4-bit GPTQ is supported, got {quantization_config.get('bits')} bits")
+        raise ValueError(
+            f"only 4-bit GPTQ is supported, got {quantization_config.get('bits')} bits"
+        )
     return fmt
 
 
@@ -51,7 +55,11 @@ def gptq_to_int4(
         raise ValueError(f"unsupported GPTQ checkpoint format {fmt!r}")
     n_in, n_out = qweight.shape[0] * 8, qweight.shape[1]
     n_groups = scales.shape[0]
-    if scales.shape != (n_groups, n_out) or qzeros.shape != (n_groups, n_out // 8) or n_in % n_groups:
+    if (
+        scales.shape != (n_groups, n_out)
+        or qzeros.shape != (n_groups, n_out // 8)
+        or n_in % n_groups
+    ):
         raise ValueError(
             f"inconsistent GPTQ shapes qweight {tuple(qweight.shape)}, qzeros {tuple(qzeros.shape)}, "
             f"scales {tuple(scales.shape)}"
@@ -61,7 +69,9 @@ def gptq_to_int4(
         g_idx.to(torch.int64), torch.arange(n_in, dtype=torch.int64) // group_size
     ):
         raise ValueError("act-order GPTQ (desc_act, permuted g_idx) is not supported")
-    codes = unpack_int32(qweight).permute(1, 0, 2).reshape(n_out, n_in)  # [in/8, out, 8] -> [out, in]
+    codes = (
+        unpack_int32(qweight).permute(1, 0, 2).reshape(n_out, n_in)
+    )  # [in/8, out, 8] -> [out, in]
     zeros = unpack_int32(qzeros).reshape(n_groups, n_out)
     if fmt == "gptq":
         zeros = zeros + 1

@@ -40,7 +40,10 @@ def _quantize_groups(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch
             best = [q, scale, lo, err]
             continue
         better = err < best[3]
-        best = [torch.where(better, new, old) for new, old in zip((q, scale, lo, err), best, strict=True)]
+        best = [
+            torch.where(better, new, old)
+            for new, old in zip((q, scale, lo, err), best, strict=True)
+        ]
     q, scale, lo, err = best
     # least-squares (scale, min) for the chosen codes: minimise sum (q * s + m - w)^2
     n = w.shape[-1]

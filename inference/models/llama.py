@@ -47,9 +47,14 @@ class DecoderLayer:
 
 
 class LlamaForCausalLM:
-    def __init__(self, config: ModelConfig, embed: Embedding, layers: list[DecoderLayer], norm: RMSNorm, lm_head: Linear):
+    def __init__(
+        self, config: ModelConfig, embed: Embedding, layers: list[DecoderLayer], norm: RMSNorm, lm_head: Linear | None
+    ):
+        """lm_head None: tied to the embeddings (sharing their storage)."""
         self.config = config
-        self.embed, self.layers, self.norm, self.lm_head = embed, layers, norm, lm_head
+        self.embed, self.layers, self.norm = embed, layers, norm
+        self.tied = lm_head is None
+        self.lm_head = embed.as_linear() if lm_head is None else lm_head
 
     # -- building ---------------------------------------------------------------------------
     @classmethod
@@ -69,7 +74,7 @@ class LlamaForCausalLM:
             )
         norm = RMSNorm(weights.pop("model.norm.weight"), config.rms_norm_eps)
         head = weights.pop("lm_head.weight", None)
-        lm_head = embed.as_linear() if head is None or config.tie_word_embeddings else Linear(head)
+        lm_head = None if head is None or config.tie_word_embeddings else Linear(head)
         if weights:
             raise ValueError(f"unused weights: {sorted(weights)[:8]}")
         return cls(config, embed, layers, norm, lm_head)
@@ -112,8 +117,10 @@ class LlamaForCausalLM:
         return self.lm_head(self.norm(residual, add=x))
 
     def weight_nbytes(self) -> int:
-        head = 0 if self.lm_head.parts[0][1].tensors()[0] is self._embed_storage() else self.lm_head.nbytes()
+        """Resident weight bytes (a tied head counted once)."""
+        head = 0 if self.tied else self.lm_head.nbytes()
         return self.embed.nbytes() + sum(layer.nbytes() for layer in self.layers) + self.norm.nbytes() + head
 
-    def _embed_storage(self) -> torch.Tensor:
-        return self.embed.q8.qweight if self.embed.q8 is not None else self.embed.table
+    def bytes_read_per_token(self) -> int:
+        """Weight bytes one decode step reads: every layer and the head (one embedding row aside)."""
+        return sum(layer.nbytes() for layer in self.layers) + self.norm.nbytes() + self.lm_head.nbytes()

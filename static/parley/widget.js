@@ -17,6 +17,8 @@
   var WS_BASE = (SERVER.protocol === "https:" ? "wss://" : "ws://") + SERVER.host + "/ws/v1/chat/";
   var MAX_TEXT = 4000;
   var PREFIX = "parley:" + KEY + ":";
+  // A signed-in customer, vouched for by the store's back end (README: "Shopper identity").
+  var IDENTITY = ["customer-id", "customer-signature", "identity-token"];
 
   // --- storage (localStorage can throw in private modes: fall back to memory) ----------------
   var memory = {};
@@ -86,6 +88,13 @@
     "form { display: flex; gap: 8px; padding: 10px; border-top: 1px solid #d0d7de; background: #fff; }",
     "textarea { flex: 1; resize: none; height: 42px; max-height: 120px; padding: 10px; font-size: 15px;",
     "  border: 1px solid #d0d7de; border-radius: 8px; color: #1b1f24; background: #fff; }",
+    ".rate { display: none; align-items: center; gap: 6px; padding: 8px 10px; border-top: 1px solid #d0d7de;",
+    "  font-size: 13px; color: #57606a; background: #fff; }",
+    ".rate.on { display: flex; }",
+    ".rate .thanks, .rate.done > :not(.thanks) { display: none; }",
+    ".rate.done .thanks { display: inline; }",
+    ".rate button { border: 1px solid #d0d7de; border-radius: 6px; background: #fff; color: #1b1f24;",
+    "  min-width: 30px; padding: 3px 0; cursor: pointer; }",
     ".send { border: 0; border-radius: 8px; padding: 0 14px; background: #1f6feb; color: #fff;",
     "  font-size: 15px; cursor: pointer; }",
     "@media (max-width: 480px) {",
@@ -138,6 +147,18 @@
   form.appendChild(sendButton);
   panel.appendChild(head);
   panel.appendChild(log);
+  // The shopper's rating of the chat (CSAT), offered once there is an answer and at the end.
+  var rating = el("div", "rate");
+  rating.appendChild(el("span", null, "How did we do?"));
+  [1, 2, 3, 4, 5].forEach(function (score) {
+    var button = el("button", null, String(score));
+    button.type = "button";
+    button.setAttribute("aria-label", "Rate " + score + " out of 5");
+    button.addEventListener("click", function () { rate(score); });
+    rating.appendChild(button);
+  });
+  rating.appendChild(el("span", "thanks", "Thank you for your feedback!"));
+  panel.appendChild(rating);
   panel.appendChild(form);
   var launcher = el("button", "launcher", "\ud83d\udcac");
   launcher.type = "button";
@@ -228,6 +249,7 @@
   function note(text) { addBubble("note", text); }
 
   function resetLog() {
+    rating.classList.remove("on");
     Object.keys(byId).forEach(function (id) { delete byId[id]; });
     Object.keys(replies).forEach(function (id) { delete replies[id]; });
     while (log.firstChild) log.removeChild(log.firstChild);
@@ -246,6 +268,10 @@
   function url() {
     var query = "?key=" + encodeURIComponent(KEY) + "&shopper=" + encodeURIComponent(shopperId);
     if (conversationId) query += "&conversation=" + encodeURIComponent(conversationId);
+    IDENTITY.forEach(function (name) {
+      var value = script.getAttribute("data-" + name);
+      if (value) query += "&" + name.replace(/-/g, "_") + "=" + encodeURIComponent(value);
+    });
     return WS_BASE + query;
   }
 
@@ -314,9 +340,25 @@
         break;
       case "done":
         finishReply(frame.reply_id, frame.message_id, frame.text);
+        offerRating();
         break;
       case "message":
         showStored(frame.message);
+        if (frame.message.role === "staff") offerRating();
+        break;
+      case "staff_joined": // a person took over: the bot's reply, if any, was stopped
+        setTyping(false);
+        showStored(frame.message);
+        break;
+      case "stopped": // a reply stopped before its first word
+        setTyping(false);
+        if (replies[frame.reply_id]) {
+          log.removeChild(replies[frame.reply_id].bubble);
+          delete replies[frame.reply_id];
+        }
+        break;
+      case "ended":
+        offerRating();
         break;
       case "error":
         if (frame.code === "reply_failed") {
@@ -329,6 +371,18 @@
         note(frame.message || "Something went wrong.");
         break;
     }
+  }
+
+  // --- rating (CSAT) ----------------------------------------------------------------------------
+  function offerRating() {
+    if (load("rated", null) !== conversationId) rating.classList.add("on");
+  }
+
+  function rate(score) {
+    if (!send({ type: "csat", score: score })) return;
+    save("rated", conversationId);
+    rating.classList.add("done");
+    setTimeout(function () { rating.classList.remove("on", "done"); }, 2500);
   }
 
   // --- user actions --------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ def child_env(database_url: str, redis_url: str) -> dict:
     env = dict(os.environ, DATABASE_URL=database_url, PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1")
     env.update(REPLY_ENV)
     env.pop("REDIS_URL", None)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     if redis_url:
         env["REDIS_URL"] = redis_url
     return env
@@ -84,7 +85,9 @@ class Stack:
         self.worker.stop(signal.SIGKILL)
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
+        for process in self.processes:
+            process.send_signal()  # all at once: shutdowns overlap
+        for process in self.processes:
             process.stop()
 
 

@@ -1,5 +1,6 @@
 """A real WebSocket client (the `websockets` library) for the running product."""
 
+import contextlib
 import json
 import time
 import uuid
@@ -10,12 +11,15 @@ from websockets.sync.client import connect
 class LiveChat:
     def __init__(self, stack, store, shopper: str | None = None, conversation: int | None = None):
         self.shopper = shopper or uuid.uuid4().hex
-        self.ws = connect(
-            stack.ws_url(store.widget_key, self.shopper, conversation),
-            origin=stack.origin,
-            proxy=None,
-            max_queue=None,
-            open_timeout=20,
+        self._exit = contextlib.ExitStack()
+        self.ws = self._exit.enter_context(
+            connect(
+                stack.ws_url(store.widget_key, self.shopper, conversation),
+                origin=stack.origin,
+                proxy=None,
+                max_queue=None,
+                open_timeout=20,
+            )
         )
         self.hello = self.receive()
         assert self.hello["type"] == "hello"
@@ -46,4 +50,4 @@ class LiveChat:
         return self.until(lambda f: f["type"] == "done", timeout)
 
     def close(self) -> None:
-        self.ws.close()
+        self._exit.close()

@@ -74,12 +74,16 @@ class Process:
 
         self.wait_for(answers, f"HTTP on {url}", timeout)
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+    def send_signal(self, sig: int = signal.SIGTERM) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+        """Signal (unless already done), wait, and SIGKILL whatever is left after `timeout`."""
+        self.send_signal(sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
         self._log.close()

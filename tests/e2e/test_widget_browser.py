@@ -35,10 +35,13 @@ WATCH_STREAM = f"""() => {{
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(live_stack):
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
-    with sync_playwright() as playwright:
+    # Playwright's sync API keeps an event loop running in this thread, which Django's ORM would
+    # take for async code; the tests' own ORM calls are plain sequential ones.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()

@@ -114,3 +114,20 @@ def test_shared_expert_is_added(gated, assert_close):
     out = fused_moe(x, logits, w13, w2, 2, shared=shared)
     assert_close(out, fused_moe_reference(x, logits, w13, w2, 2, shared=shared), torch.float32)
     assert (out - fused_moe(x, logits, w13, w2, 2)).abs().max() > 1e-3
+
+
+def test_pairs_naming_no_expert_contribute_nothing(assert_close):
+    """The engine's router and expert parallelism may give ids outside [0, E)."""
+    experts, hidden, inter = 5, 32, 16
+    w13 = stacked_int4(experts, 2 * inter, hidden, 16)
+    w2 = stacked_int4(experts, hidden, inter, 16)
+    x = torch.randn(3, hidden)
+    ids = torch.tensor([[0, -1], [experts, 2], [4, 0]])
+    weights = torch.rand(3, 2)
+    sorted_ids, expert_ids, num_padded = moe_align_block_size(ids, experts, 4)
+    placed = sorted_ids[: int(num_padded)]
+    assert sorted(placed[placed < 6].tolist()) == [0, 3, 4, 5]
+    out = fused_experts(x, w13, w2, weights, ids)
+    kept = torch.where((ids >= 0) & (ids < experts), weights, torch.zeros(()))
+    expected = fused_experts(x, w13, w2, kept, ids.clamp(0, experts - 1))
+    assert_close(out, expected, torch.float32)

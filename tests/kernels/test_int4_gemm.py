@@ -86,9 +86,11 @@ def test_int4_gemm_keeps_leading_dims_and_strided_rows(assert_close):
 
 
 def test_default_config_splits_k_only_when_rows_are_few():
-    decode = default_config(1, 4096, 4096, 32, 132)
-    assert decode.block_m == 1 and decode.split_k > 1
-    assert default_config(1, 28672, 4096, 32, 132).split_k == 1
+    narrow = default_config(1, 2048, 4096, 32, 132)
+    assert narrow.block_m == 1 and narrow.block_n == 8 and narrow.split_k == 2
+    square = default_config(1, 4096, 4096, 32, 132)
+    assert square.block_n == 8 and square.split_k == 1
+    assert default_config(1, 28672, 4096, 32, 132).block_n == 16
     prefill = default_config(2048, 4096, 4096, 32, 132)
     assert prefill.block_m == 128 and prefill.split_k == 1
     assert default_config(16, 4096, 4096, 128, 132).block_k % 128 == 0

@@ -43,7 +43,7 @@ def test_paged_decode_attention_matches_reference(
     k_cache, v_cache, tables, lens = paged_cache(seq_lens, kv_heads, head_dim, block_size, dtype)
     q = torch.randn(len(seq_lens), q_heads, head_dim).to(dtype)
     scale = head_dim**-0.5
-    out = paged_decode_attention(q, k_cache, v_cache, tables, lens, scale, partition)
+    out = paged_decode_attention(q, k_cache, v_cache, tables, lens, scale, partition_size=partition)
     ref = paged_decode_attention_reference(q, k_cache, v_cache, tables, lens, scale)
     assert_close(out, ref, dtype, factor=2.0)
     if 0 in seq_lens:
@@ -72,3 +72,21 @@ def test_write_kv_places_tokens_at_their_slots_and_skips_padding(dtype):
     assert torch.equal(k_cache[2, 1], key[0])  # slot 9 = block 2, offset 1
     assert torch.equal(v_cache[5, 2], value[3])
     assert int((k_cache != 0).any(-1).any(-1).sum()) == 3  # the padding token wrote nothing
+
+
+@pytest.mark.parametrize("partition", [None, 16])
+def test_per_token_queries_attend_causally_within_their_sequence(partition, assert_close):
+    """The engine's mixed batch: every token a query row, naming its sequence and prefix length."""
+    k_cache, v_cache, tables, _ = paged_cache([7, 20], 2, 16, 4, torch.float32)
+    token_seq = torch.tensor([0, 1, 1, 1, 0], dtype=torch.int32)
+    token_ctx = torch.tensor([7, 18, 19, 20, 3], dtype=torch.int32)
+    q = torch.randn(5, 4, 16)
+    out = paged_decode_attention(
+        q, k_cache, v_cache, tables, token_ctx, 0.25, query_seq=token_seq, partition_size=partition
+    )
+    ref = paged_decode_attention_reference(q, k_cache, v_cache, tables, token_ctx, 0.25, token_seq)
+    assert_close(out, ref, torch.float32)
+    alone = paged_decode_attention_reference(
+        q[4:], k_cache, v_cache, tables[:1], token_ctx[4:], 0.25
+    )
+    assert_close(out[4:], alone, torch.float32)

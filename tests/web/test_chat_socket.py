@@ -86,6 +86,17 @@ async def test_bad_frame_gets_an_error_and_the_socket_stays_usable(store, frame,
     await client.close()
 
 
+async def test_an_idle_socket_stays_connected(store):
+    """The channel layer blocks in receive while nothing happens; that must not end the socket."""
+    if get_channel_layer().__class__.__name__ == "InMemoryChannelLayer":
+        pytest.skip("a Redis channel layer's blocking receive is what is tested")
+    client = Client(store.widget_key)
+    assert await client.connect()
+    await asyncio.sleep(6.5)  # longer than redis-py 8's default 5 s socket timeout
+    assert (await client.say("still there?"))["type"] == "ack"
+    await client.close()
+
+
 async def test_binary_frame_is_an_error(store):
     client = Client(store.widget_key)
     assert await client.connect()

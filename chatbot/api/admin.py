@@ -1,0 +1,62 @@
+from django import forms
+from django.contrib import admin, messages
+
+from .models import ApiKey
+
+
+class ApiKeyForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=ApiKey.Scope.choices, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["store", "name", "scopes", "rate_limit", "revoked"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are created here (the full key is shown once, in a message) and revoked here."""
+
+    form = ApiKeyForm
+    list_display = ["prefix", "name", "store", "scopes", "created", "last_used", "revoked"]
+    list_filter = ["store", "revoked"]
+    search_fields = ["name", "key_id", "store__name"]
+    readonly_fields = ["prefix", "created", "created_by", "last_used"]
+    actions = ["revoke"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["store", "name", "scopes", "rate_limit"]
+        return (
+            fields
+            if obj is None
+            else ["prefix", *fields, "created", "created_by", "last_used", "revoked"]
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is None else [*self.readonly_fields, "store"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        api_key, full_key = ApiKey.issue(
+            obj.store,
+            obj.name,
+            obj.scopes,
+            rate_limit=obj.rate_limit,
+            created_by=request.user,
+        )
+        obj.pk = api_key.pk
+        obj.key_id = api_key.key_id
+        messages.warning(
+            request,
+            f"API key {api_key.prefix}… created. Copy it now, it will not be shown again: "
+            f"{full_key}",
+        )
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request, queryset):
+        for api_key in queryset:
+            api_key.revoke()
+        messages.success(request, f"Revoked {queryset.count()} key(s).")

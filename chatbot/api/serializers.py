@@ -1,0 +1,225 @@
+"""What the API reads and writes. Output fields match the webhook payloads (integrations.payloads)."""
+
+from django.conf import settings
+from rest_framework import serializers
+
+from chatbot.conversations import protocol, services
+from chatbot.conversations.models import Conversation, Message
+from chatbot.integrations.models import WebhookDelivery, WebhookSubscription
+from chatbot.knowledge.models import Article
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Conversation
+        fields = [
+            "id",
+            "shopper_id",
+            "verified_identity",
+            "state",
+            "outcome",
+            "csat",
+            "created",
+            "last_activity",
+        ]
+        read_only_fields = fields
+
+
+class ConversationCreateSerializer(serializers.Serializer):
+    shopper_id = serializers.RegexField(
+        services.SHOPPER_ID, help_text="8-64 characters of A-Z a-z 0-9 _ -."
+    )
+    customer_id = serializers.CharField(
+        required=False, max_length=254, help_text="The store's id of a signed-in customer."
+    )
+    customer_signature = serializers.CharField(
+        required=False, max_length=128, help_text="Hex HMAC-SHA256 of customer_id."
+    )
+    identity_token = serializers.CharField(
+        required=False, max_length=4096, help_text="HS256 JWT with sub=customer id and exp."
+    )
+
+
+class CloseSerializer(serializers.Serializer):
+    outcome = serializers.CharField(required=False, max_length=64, default="resolved")
+    csat = serializers.IntegerField(required=False, min_value=1, max_value=5, allow_null=True)
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    client_msg_id = serializers.CharField(read_only=True, allow_blank=True)
+
+    class Meta:
+        model = Message
+        fields = ["id", "conversation", "role", "text", "client_msg_id", "created"]
+        read_only_fields = fields
+
+
+class ReplySerializer(MessageSerializer):
+    """A bot reply, with what producing it used."""
+
+    class Meta(MessageSerializer.Meta):
+        fields = MessageSerializer.Meta.fields + [
+            "reply_id",
+            "model",
+            "prompt_tokens",
+            "completion_tokens",
+            "shared_engine_seconds",
+            "finish_reason",
+        ]
+        read_only_fields = fields
+
+
+class MessageCreateSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=protocol.MAX_TEXT_CHARS, trim_whitespace=True)
+    client_msg_id = serializers.CharField(
+        required=False,
+        max_length=protocol.MAX_CLIENT_MSG_ID_CHARS,
+        help_text="Your id for the message: a resend with the same id is not stored twice.",
+    )
+
+
+class SendQuerySerializer(serializers.Serializer):
+    wait = serializers.BooleanField(default=False, help_text="Answer once the reply is stored.")
+    stream = serializers.BooleanField(
+        default=False, help_text="Answer with server-sent events as the reply is generated."
+    )
+    timeout = serializers.FloatField(
+        default=30, min_value=1, help_text="Seconds to wait for the reply (wait and stream)."
+    )
+
+    def validate_timeout(self, value):
+        if value > settings.API_REPLY_TIMEOUT_MAX:
+            raise serializers.ValidationError(
+                f"Ensure this value is at most {settings.API_REPLY_TIMEOUT_MAX}."
+            )
+        return value
+
+
+class SentSerializer(serializers.Serializer):
+    """The answer to posting a message."""
+
+    message = MessageSerializer()
+    duplicate = serializers.BooleanField(help_text="True when client_msg_id was already stored.")
+    reply = ReplySerializer(allow_null=True)
+    state = serializers.CharField(help_text="The conversation's state.")
+    timed_out = serializers.BooleanField()
+
+
+class TranscriptSerializer(serializers.Serializer):
+    conversation = ConversationSerializer()
+    messages = MessageSerializer(many=True)
+
+
+class DateRangeSerializer(serializers.Serializer):
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+
+    def validate(self, attrs):
+        after, before = attrs.get("created_after"), attrs.get("created_before")
+        if after and before and after > before:
+            raise serializers.ValidationError(
+                {"created_before": "Must not be earlier than created_after."}
+            )
+        return attrs
+
+
+class ConversationFilterSerializer(DateRangeSerializer):
+    state = serializers.ChoiceField(choices=Conversation.State.choices, required=False)
+    shopper_id = serializers.CharField(required=False, max_length=64)
+    verified_identity = serializers.CharField(required=False, max_length=254)
+
+
+class ArticleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Article
+        fields = ["id", "title", "body", "created", "updated"]
+        read_only_fields = ["id", "created", "updated"]
+
+    def validate_title(self, value):
+        value = value.strip()
+        if not value:
+            raise serializers.ValidationError("This field may not be blank.")
+        taken = Article.objects.filter(store=self.context["store"], title=value)
+        if self.instance is not None:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise serializers.ValidationError("An article with this title already exists.")
+        return value
+
+
+class ImportSerializer(serializers.Serializer):
+    format = serializers.ChoiceField(
+        choices=["markdown", "csv", "json"],
+        required=False,
+        help_text="Guessed from the file name when a file is uploaded.",
+    )
+    content = serializers.CharField(
+        required=False, trim_whitespace=False, help_text="The document, when not uploading a file."
+    )
+    file = serializers.FileField(required=False, help_text="A .md, .csv or .json file.")
+
+
+class ImportResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    articles = ArticleSerializer(many=True)
+
+
+class MetricsSerializer(serializers.Serializer):
+    created_after = serializers.DateTimeField(allow_null=True)
+    created_before = serializers.DateTimeField(allow_null=True)
+    conversations = serializers.IntegerField()
+    resolved = serializers.IntegerField()
+    resolved_by_bot = serializers.IntegerField()
+    escalated = serializers.IntegerField(help_text="Handed to a person (still open or resolved).")
+    resolution_rate = serializers.FloatField(allow_null=True, help_text="resolved / conversations")
+    bot_resolution_rate = serializers.FloatField(allow_null=True)
+    cost = serializers.DecimalField(max_digits=14, decimal_places=6)
+    cost_per_dialogue = serializers.DecimalField(max_digits=14, decimal_places=6, allow_null=True)
+    cost_per_resolution = serializers.DecimalField(max_digits=14, decimal_places=6, allow_null=True)
+    currency = serializers.CharField()
+
+
+class WebhookSerializer(serializers.ModelSerializer):
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WebhookSubscription.Event.choices),
+        allow_empty=False,
+    )
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ["id", "url", "events", "description", "active", "created"]
+        read_only_fields = ["id", "created"]
+
+    def validate_url(self, value):
+        if not value.lower().startswith(("https://", "http://")):
+            raise serializers.ValidationError("Use an http or https URL.")
+        return value
+
+    def validate_events(self, value):
+        return sorted(set(value))
+
+
+class WebhookCreatedSerializer(WebhookSerializer):
+    """Only the answer to creating a subscription carries its signing secret."""
+
+    class Meta(WebhookSerializer.Meta):
+        fields = WebhookSerializer.Meta.fields + ["secret"]
+        read_only_fields = WebhookSerializer.Meta.read_only_fields + ["secret"]
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "event_id",
+            "event",
+            "status",
+            "attempts",
+            "attempt_log",
+            "next_attempt_at",
+            "created",
+            "delivered",
+        ]
+        read_only_fields = fields

@@ -1,0 +1,400 @@
+"""What the shopper wants, from a generic e-commerce customer-service taxonomy.
+
+Each intent has a few example requests (written for this taxonomy, not taken from any store) and a
+plain question that says what a help article answering it is about. A message is matched to the
+nearest examples by sentence embedding. The intent decides the route (answer from the knowledge
+base, look up an order, hand over to a person) and its question is added to the retrieval query,
+because shoppers' wording ("I need assistance to earn a product") is far from articles' wording
+("Placing an order"). Stores' own articles stay the only source of facts.
+"""
+
+import re
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from chatbot.knowledge import embeddings
+from chatbot.knowledge.keywords import stem
+
+ANSWER = "answer"
+HANDOFF = "handoff"
+ORDER_STATUS = "order_status"
+SMALLTALK = "smalltalk"
+
+
+@dataclass(frozen=True)
+class Intent:
+    name: str
+    action: str
+    question: str
+    examples: tuple[str, ...]
+
+
+INTENTS = (
+    Intent("cancel_order", ANSWER, "How can I cancel an order?", (
+        "I want to cancel my order",
+        "how do I cancel a purchase I just made",
+        "please cancel order 5512",
+        "can I still cancel what I bought yesterday",
+        "stop my order, I changed my mind",
+        "I no longer want this order, call it off",
+    )),
+    Intent("change_order", ANSWER, "How can I change or edit an order after placing it?", (
+        "I need to change something in my order",
+        "can I modify the items in my order",
+        "edit the size or colour of an item I ordered",
+        "add or remove a product from my order",
+        "swap one item in my purchase for another",
+        "update the quantity in order 5512",
+    )),
+    Intent("change_shipping_address", ANSWER, "How do I change the delivery address of an order?", (
+        "I need to change the delivery address on my order",
+        "I typed the wrong address, can I fix it",
+        "update the shipping address of my package",
+        "can I send my order to a different address",
+        "correct the address for my delivery",
+    )),
+    Intent("set_up_shipping_address", ANSWER, "How do I add or save a shipping address in my account?", (
+        "how do I add a new shipping address",
+        "save an address to my account",
+        "set a default delivery address",
+        "I can't add a second address to my profile",
+        "where do I enter my postal address",
+        "I have problems entering a new delivery address",
+        "set up another shipping address",
+    )),
+    Intent("check_cancellation_fee", ANSWER, "Is there a fee for cancelling an order?", (
+        "is there a fee for cancelling",
+        "how much does it cost to cancel an order",
+        "do you charge a penalty if I cancel",
+        "what are the cancellation charges",
+        "will I pay anything if I withdraw my order",
+        "what is the early termination charge",
+        "is there a penalty for withdrawing an order",
+    )),
+    Intent("invoice", ANSWER, "Where can I find or download the invoice for my order?", (
+        "where can I find my invoice",
+        "I need a receipt for my purchase",
+        "download the bill for my order",
+        "can you send me a copy of my invoice",
+        "I need the invoice for an order from last year",
+        "show me my bills",
+    )),
+    Intent("check_payment_methods", ANSWER, "Which payment methods do you accept?", (
+        "what payment methods do you accept",
+        "can I pay with a gift card",
+        "which credit cards do you take",
+        "what are my options to pay",
+        "is it possible to pay by bank transfer",
+    )),
+    Intent("payment_issue", ANSWER, "What should I do if my payment fails or I am charged twice?", (
+        "my payment failed",
+        "my card was declined at checkout",
+        "I was charged twice for one order",
+        "I can't complete the payment",
+        "there's a problem with my payment",
+        "I want to report an error with paying online",
+    )),
+    Intent("check_refund_policy", ANSWER, "What is your return and refund policy?", (
+        "what is your return policy",
+        "what is your refund policy",
+        "in which cases can I get my money back",
+        "how many days do I have to send something back",
+        "can I return an item I don't like",
+        "how long do refunds usually take",
+        "in what situations can I ask to be reimbursed",
+        "what is your money-back guarantee",
+    )),
+    Intent("get_refund", ANSWER, "How do I return an item and get a refund?", (
+        "I want a refund",
+        "how do I get my money back",
+        "I'd like to send an item back and be reimbursed",
+        "request a refund for my order",
+        "I want to return something I bought",
+        "refund 80 dollars please",
+    )),
+    Intent("track_refund", ANSWER, "How can I check the status of my refund?", (
+        "where is my refund",
+        "I'm still waiting for my refund of $80",
+        "has my refund been processed",
+        "check the status of my reimbursement",
+        "my refund hasn't arrived yet",
+        "when will I receive the money you owe me",
+        "I am expecting a reimbursement of 120 euros",
+        "waiting for my money back of $40, was it processed",
+    )),
+    Intent("complaint", HANDOFF, "How do I make a complaint?", (
+        "I want to file a complaint",
+        "how do I make a complaint about your service",
+        "I'm very unhappy and want to complain",
+        "I'd like to lodge a formal complaint against your company",
+        "where can I submit a claim against your business",
+        "your service was terrible and I want to report it",
+        "I want to make a consumer claim",
+    )),
+    Intent("contact_human_agent", HANDOFF, "Can I talk to a person?", (
+        "I want to talk to a real person",
+        "connect me with a human agent",
+        "can I speak to someone",
+        "let me chat with a live agent",
+        "transfer me to a representative",
+        "I need to speak with an operator",
+        "get me a human please",
+        "I'd rather talk to a person than a bot",
+    )),
+    Intent("contact_customer_service", ANSWER, "How can I contact customer support, and when is it open?", (
+        "what is your customer service phone number",
+        "how can I contact customer support",
+        "what are your customer service hours",
+        "what's the email address for support",
+        "when is customer service open",
+        "how do I get in touch with your support team",
+        "is there a phone number I can call",
+    )),
+    Intent("create_account", ANSWER, "How do I create an account?", (
+        "how do I create an account",
+        "I want to sign up",
+        "open a new customer account",
+        "register an account for my husband",
+        "make a second account",
+        "open a premium account for my son",
+        "create a new gold account",
+    )),
+    Intent("delete_account", ANSWER, "How do I delete my account?", (
+        "delete my account",
+        "how do I close my account",
+        "remove my account and my data",
+        "I want to cancel my account",
+        "deactivate my profile",
+    )),
+    Intent("edit_account", ANSWER, "How do I edit my account or profile details?", (
+        "change my account details",
+        "update my name on my profile",
+        "edit my personal information",
+        "change the email address of my account",
+        "modify the data in my profile",
+        "update the details on my premium account",
+        "correct the information on my account",
+    )),
+    Intent("switch_account", ANSWER, "How do I switch my account to a different membership plan?", (
+        "switch to a different membership plan",
+        "upgrade my account",
+        "change to the premium tier",
+        "downgrade to the free plan",
+        "how do I change my account type",
+        "I want to use the other kind of account",
+        "change to the gold account",
+        "move my profile to the free plan",
+    )),
+    Intent("recover_password", ANSWER, "I forgot my password. How do I reset it?", (
+        "I forgot my password",
+        "reset my password",
+        "I can't log in, I lost my password",
+        "how do I recover my account password",
+        "my login key doesn't work anymore",
+    )),
+    Intent("registration_problems", ANSWER, "What can I do if I have problems signing up?", (
+        "I can't sign up",
+        "registration isn't working",
+        "I didn't get the verification email",
+        "error when creating an account",
+        "I have a problem registering",
+    )),
+    Intent("delivery_options", ANSWER, "What delivery options do you offer, and where do you ship?", (
+        "what shipping options do you have",
+        "do you ship to my country",
+        "can I order from abroad",
+        "do you deliver to Australia",
+        "what are the delivery methods",
+        "is express shipping available",
+        "can I pick up my order in a store",
+    )),
+    Intent("delivery_period", ANSWER, "How long does delivery take?", (
+        "how long does delivery take",
+        "when will my package arrive",
+        "how many days does shipping take",
+        "how soon will I get what I bought",
+        "what is the delivery time",
+    )),
+    Intent("track_order", ORDER_STATUS, "How do I track my order and see its status?", (
+        "where is my order",
+        "track my package",
+        "what is the status of my order",
+        "has my order 5512 shipped yet",
+        "can you check order 5512",
+        "I need the tracking number for my purchase",
+        "when will order 5512 arrive",
+    )),
+    Intent("newsletter_subscription", ANSWER, "How do I subscribe to or unsubscribe from the newsletter?", (
+        "sign me up for the newsletter",
+        "unsubscribe me from your emails",
+        "how do I subscribe to your newsletter",
+        "stop sending me promotional emails",
+        "join the mailing list",
+    )),
+    Intent("place_order", ANSWER, "How do I place an order?", (
+        "how do I place an order",
+        "I want to buy some items",
+        "how can I purchase a product",
+        "how does checkout work",
+        "I'd like to order something from you",
+        "I want to acquire some of your articles",
+        "buy several products from your shop",
+    )),
+    Intent("review", ANSWER, "How can I write a review or leave feedback?", (
+        "I want to leave a review",
+        "where can I give feedback on a product",
+        "write a review of an item I bought",
+        "how do I rate a product",
+        "share my opinion about your store",
+        "I want to send feedback about your service",
+        "where do I post my opinion about your company",
+    )),
+    Intent("greeting", SMALLTALK, "", ("hi", "hello there", "good morning", "hey")),
+    Intent("thanks", SMALLTALK, "", (
+        "thanks",
+        "thank you so much",
+        "great, that helped, bye",
+        "ok thanks, that's all",
+    )),
+)  # fmt: skip
+
+BY_NAME = {intent.name: intent for intent in INTENTS}
+# Below this similarity to every example, no intent is assumed.
+MIN_SIMILARITY = 0.45
+
+
+@dataclass(frozen=True)
+class Match:
+    intent: Intent | None
+    similarity: float
+
+
+class _Prototypes:
+    """Example vectors, embedded once per process on first use."""
+
+    _lock = threading.Lock()
+    _vectors: np.ndarray | None = None
+    _owners: list[int] = []
+
+    @classmethod
+    def get(cls) -> tuple[np.ndarray, np.ndarray]:
+        with cls._lock:
+            if cls._vectors is None:
+                texts = [ex for intent in INTENTS for ex in intent.examples]
+                owners = [i for i, intent in enumerate(INTENTS) for _ in intent.examples]
+                cls._vectors = embeddings.encode(texts)
+                cls._owners = owners
+            return cls._vectors, np.asarray(cls._owners)
+
+
+def classify(vector: np.ndarray) -> Match:
+    """The intent whose examples are nearest to the message's embedding (None when none is near)."""
+    vectors, owners = _Prototypes.get()
+    sims = vectors @ vector
+    best = int(np.argmax(sims))
+    similarity = float(sims[best])
+    if similarity < MIN_SIMILARITY:
+        return Match(None, similarity)
+    return Match(INTENTS[owners[best]], similarity)
+
+
+ORDER_NUMBER = re.compile(
+    r"(?:order|purchase|ord|number|no\.?|#)\s*(?:number|no\.?|#|id)?\s*[:#]?\s*([A-Z0-9][A-Z0-9-]{3,23})\b"
+    r"|\b(\d{5,20})\b",
+    re.IGNORECASE,
+)
+
+
+def order_numbers(text: str) -> list[str]:
+    """Order numbers mentioned in the message: a number after 'order'/'purchase'/'#', or any run of
+    5+ digits. Money amounts and years are not order numbers."""
+    found: list[str] = []
+    for match in ORDER_NUMBER.finditer(text):
+        value = match.group(1) or match.group(2)
+        if not any(ch.isdigit() for ch in value):
+            continue
+        start = match.start(1) if match.group(1) else match.start(2)
+        if text[max(0, start - 1) : start] == "$":
+            continue
+        if value not in found:
+            found.append(value)
+    return found
+
+
+# --- Word cues for the two hand-over intents, which embeddings confuse with their neighbours ------
+# ("leave feedback about a service" sits close to "complain about a service"; "contact somebody"
+# close to "contact customer support"). Shoppers misspell, so words match within a small edit distance.
+PERSON_WORDS = (
+    "someone", "somebody", "anyone", "anybody", "person", "human", "agent", "operator",
+    "representative", "assistant", "staff", "employee", "manager", "supervisor", "people",
+)  # fmt: skip
+CONTACT_WORDS = (
+    "talk", "speak", "chat", "contact", "connect", "transfer", "reach", "direct", "call",
+    "put", "get", "message", "phone", "escalate",
+)  # fmt: skip
+# Real words one or two letters away from a cue word that must not count as it.
+NOT_CUES = frozenset({"assistance", "assist", "assisted", "personal", "personally", "agency"})
+COMPLAINT_WORDS = ("complaint", "complain", "complaints", "complaining", "reclamation", "grievance")
+CLAIM = re.compile(r"\bclaims?\b", re.IGNORECASE)
+NOT_A_COMPLAINT_CLAIM = re.compile(r"\b(warranty|guarantee|insurance|gift|refund|return)\b", re.I)
+FEEDBACK_WORDS = ("review", "feedback", "comment", "opinion", "rating", "rate", "testimonial")
+SERVICE_DESK = re.compile(
+    r"\b(customer|client)s?\s*(service|support|care|assistance|help|team)"
+    r"|\bsupport\s+(team|line|hours|number|e-?mail)|\bhelp ?desk|\bhotline|\bcall ?cent(er|re)",
+    re.I,
+)
+WORDS = re.compile(r"[a-z]+")
+
+
+def _close(word: str, target: str) -> bool:
+    """Same word, or a typo of it: one edit (a swap of neighbours counts as one) for short words,
+    two for long ones."""
+    if word == target:
+        return True
+    if len(target) < 5 or abs(len(word) - len(target)) > 2:
+        return False
+    allowed = 1 if len(target) < 8 else 2
+    d = [[i + j if i * j == 0 else 0 for j in range(len(target) + 1)] for i in range(len(word) + 1)]
+    for i in range(1, len(word) + 1):
+        for j in range(1, len(target) + 1):
+            d[i][j] = min(
+                d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (word[i - 1] != target[j - 1])
+            )
+            if i > 1 and j > 1 and word[i - 1] == target[j - 2] and word[i - 2] == target[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[-1][-1] <= allowed
+
+
+def _has(words: list[str], lexicon: tuple[str, ...]) -> bool:
+    stems = [stem(w) for w in words if w not in NOT_CUES]
+    return any(_close(w, stem(t)) for w in stems for t in lexicon)
+
+
+def asks_for_person(text: str) -> bool:
+    """'let me talk to someone', 'can I chat with an agent' (misspellings included)."""
+    words = WORDS.findall(text.lower())
+    return _has(words, PERSON_WORDS) and _has(words, CONTACT_WORDS)
+
+
+def asks_for_service_desk(text: str) -> bool:
+    """Contact details of customer service ('call customer support'), not a person in this chat."""
+    return bool(SERVICE_DESK.search(text)) and not asks_for_person(text)
+
+
+def complains(text: str) -> bool:
+    """A complaint or claim against the store (a warranty claim is not one)."""
+    words = WORDS.findall(text.lower())
+    if _has(words, COMPLAINT_WORDS):
+        return True
+    return bool(CLAIM.search(text)) and not NOT_A_COMPLAINT_CLAIM.search(text)
+
+
+def gives_feedback(text: str) -> bool:
+    words = WORDS.findall(text.lower())
+    return _has(words, FEEDBACK_WORDS)
+
+
+def mentions_person(text: str) -> bool:
+    return _has(WORDS.findall(text.lower()), PERSON_WORDS)

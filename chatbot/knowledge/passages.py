@@ -1,0 +1,101 @@
+"""Splitting a Markdown article into passages: one per section (heading), long sections cut at
+paragraph or sentence boundaries, so each passage is a self-contained answer a reply can quote."""
+
+import re
+from dataclasses import dataclass
+
+MAX_PASSAGE_CHARS = 900
+HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(])")
+
+
+@dataclass(frozen=True)
+class Section:
+    heading: str
+    text: str
+
+
+def sections(title: str, body: str) -> list[Section]:
+    """Sections of the article in order. A leading H1 repeats the title and is dropped; text before
+    the first heading is filed under the article title."""
+    found: list[Section] = []
+    heading = title.strip()
+    lines: list[str] = []
+    seen_heading = False
+
+    def flush():
+        text = "\n".join(lines).strip()
+        if text:
+            found.append(Section(heading, text))
+        lines.clear()
+
+    for line in body.splitlines():
+        match = HEADING.match(line.strip())
+        if match is None:
+            lines.append(line.rstrip())
+            continue
+        level, text = len(match.group(1)), match.group(2).strip()
+        if level == 1 and not seen_heading and not "\n".join(lines).strip():
+            seen_heading = True
+            continue  # the article's own title
+        flush()
+        seen_heading = True
+        heading = text
+    flush()
+    return found
+
+
+def split_text(text: str, limit: int = MAX_PASSAGE_CHARS) -> list[str]:
+    """Cut `text` into chunks of at most `limit` characters, preferring paragraph, then sentence
+    boundaries; a single overlong sentence is cut at a space."""
+    if len(text) <= limit:
+        return [text]
+    pieces: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        paragraph = paragraph.strip()
+        if not paragraph:
+            continue
+        if len(paragraph) <= limit:
+            pieces.append(paragraph)
+            continue
+        for sentence in SENTENCE_END.split(paragraph):
+            while len(sentence) > limit:
+                cut = sentence.rfind(" ", 0, limit)
+                cut = cut if cut > 0 else limit
+                pieces.append(sentence[:cut].strip())
+                sentence = sentence[cut:].strip()
+            if sentence:
+                pieces.append(sentence)
+    chunks: list[str] = []
+    for piece in pieces:
+        if chunks and len(chunks[-1]) + 1 + len(piece) <= limit:
+            joiner = "\n\n" if "\n" in piece or piece[:1] in "-*" else " "
+            chunks[-1] = chunks[-1] + joiner + piece
+        else:
+            chunks.append(piece)
+    return chunks
+
+
+@dataclass(frozen=True)
+class PassageText:
+    heading: str
+    text: str
+
+
+def split_article(title: str, body: str, limit: int = MAX_PASSAGE_CHARS) -> list[PassageText]:
+    """The passages to index for an article, in reading order."""
+    return [
+        PassageText(section.heading, chunk)
+        for section in sections(title, body)
+        for chunk in split_text(section.text, limit)
+    ]
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences and list items of a passage, for quoting the part that answers a question."""
+    out: list[str] = []
+    for line in text.splitlines():
+        line = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", line).strip()
+        if line:
+            out.extend(part.strip() for part in SENTENCE_END.split(line) if part.strip())
+    return out
