@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "chatbot.api",
     "chatbot.integrations",
+    "chatbot.assistant",
+    "chatbot.reliability",
 ]
 
 MIDDLEWARE = [
@@ -165,6 +167,9 @@ REPLY_REPETITION_PENALTY = env.float("REPLY_REPETITION_PENALTY", default=1.1)
 # A worker holding a conversation's reply renews this lease while it streams; a dead worker's
 # lease lapses after this many seconds. Keep it below CELERY_VISIBILITY_TIMEOUT.
 REPLY_LEASE_SECONDS = env.int("REPLY_LEASE_SECONDS", default=60)
+# Frames one chat socket may send at once, then per second (chatbot/reliability/limits.py).
+CHAT_FRAME_BURST = env.int("CHAT_FRAME_BURST", default=20)
+CHAT_FRAMES_PER_SECOND = env.float("CHAT_FRAMES_PER_SECOND", default=2.0)
 
 # --- Dashboard: a dialogue quiet this long gets its outcome (chatbot/dashboard/outcomes.py) ------
 CONVERSATION_INACTIVE_MINUTES = env.int("CONVERSATION_INACTIVE_MINUTES", default=30)

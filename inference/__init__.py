@@ -14,4 +14,12 @@ from inference.engine.stream import RequestStream, Usage
 from inference.loader import load
 from inference.sampling import SamplingParams
 
-__all__ = ["EngineConfig", "LLMEngine", "ModelConfig", "RequestStream", "SamplingParams", "Usage", "load"]
+__all__ = [
+    "EngineConfig",
+    "LLMEngine",
+    "ModelConfig",
+    "RequestStream",
+    "SamplingParams",
+    "Usage",
+    "load",
+]

@@ -8,7 +8,6 @@ dequantized) and llama.cpp through ``llama-cpp-python`` when it is installed.
 from __future__ import annotations
 
 import os
-import statistics
 import time
 
 import torch
@@ -17,12 +16,23 @@ import inference
 from inference.loader import resolve
 from inference.sampling import SamplingParams
 
-_TOPICS = ("returns", "shipping", "warranty", "payment", "gift cards", "exchanges", "orders", "accounts")
+_TOPICS = (
+    "returns",
+    "shipping",
+    "warranty",
+    "payment",
+    "gift cards",
+    "exchanges",
+    "orders",
+    "accounts",
+)
 
 
 def store_prompt(tokenizer, n_tokens: int, salt: str = "") -> str:
     """A synthetic store system prompt (persona, policies, articles) of about n_tokens tokens."""
-    parts = [f"You are the customer-service assistant of Northwind Outfitters{salt}. Be brief and polite."]
+    parts = [
+        f"You are the customer-service assistant of Northwind Outfitters{salt}. Be brief and polite."
+    ]
     i = 0
     while len(tokenizer.encode(" ".join(parts))) < n_tokens:
         topic = _TOPICS[i % len(_TOPICS)]
@@ -76,7 +86,9 @@ def bench_engine(engine, decode_tokens: int, prompt_tokens: int) -> dict:
     _decode_rate(engine, short, 8)  # warm-up
     decode = max(_decode_rate(engine, short, decode_tokens) for _ in range(2))
     prompt = max(
-        _prefill_rate(engine, tok.encode(store_prompt(tok, prompt_tokens, salt=f" #{i}"))[:prompt_tokens])
+        _prefill_rate(
+            engine, tok.encode(store_prompt(tok, prompt_tokens, salt=f" #{i}"))[:prompt_tokens]
+        )
         for i in range(2)
     )
     per_token = engine.model.bytes_read_per_token()
@@ -98,7 +110,10 @@ def bench_concurrency(engine, levels: list[int], prefix_tokens: int, reply_token
     def messages(i: int, sys_text: str = system) -> list[dict]:
         return [
             {"role": "system", "content": sys_text},
-            {"role": "user", "content": f"Hello, this is customer {i}. Where is my order number {1000 + i}?"},
+            {
+                "role": "user",
+                "content": f"Hello, this is customer {i}. Where is my order number {1000 + i}?",
+            },
         ]
 
     def one(msgs) -> float:
@@ -113,7 +128,10 @@ def bench_concurrency(engine, levels: list[int], prefix_tokens: int, reply_token
     one(messages(-1))  # puts the shared prefix in the cache
     rows = []
     for c in levels:
-        streams = [engine.submit(messages(i), SamplingParams(max_tokens=reply_tokens, ignore_eos=True)) for i in range(c)]
+        streams = [
+            engine.submit(messages(i), SamplingParams(max_tokens=reply_tokens, ignore_eos=True))
+            for i in range(c)
+        ]
         t0 = time.perf_counter()
         _run_until_done(engine)
         wall = time.perf_counter() - t0
@@ -125,7 +143,11 @@ def bench_concurrency(engine, levels: list[int], prefix_tokens: int, reply_token
                 "aggregate_decode_tok_s": round(sum(u.completion_tokens for u in usages) / wall, 1),
                 "ttft_p50_s": round(_percentile(ttfts, 0.5), 4),
                 "ttft_p95_s": round(_percentile(ttfts, 0.95), 4),
-                "prefix_hit_rate": round(sum(u.cached_prompt_tokens for u in usages) / sum(u.prompt_tokens for u in usages), 4),
+                "prefix_hit_rate": round(
+                    sum(u.cached_prompt_tokens for u in usages)
+                    / sum(u.prompt_tokens for u in usages),
+                    4,
+                ),
                 "wall_s": round(wall, 2),
             }
         )
@@ -138,7 +160,9 @@ def bench_concurrency(engine, levels: list[int], prefix_tokens: int, reply_token
     }
 
 
-def bench_transformers(path: str, prompt_ids: list[int], decode_tokens: int, prompt_tokens: list[int]) -> dict:
+def bench_transformers(
+    path: str, prompt_ids: list[int], decode_tokens: int, prompt_tokens: list[int]
+) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers import AutoConfig, AutoModelForCausalLM
 
@@ -160,7 +184,9 @@ def bench_transformers(path: str, prompt_ids: list[int], decode_tokens: int, pro
         model(ids)
         prefill_short = time.perf_counter() - t0
         t0 = time.perf_counter()
-        model.generate(ids, max_new_tokens=decode_tokens, min_new_tokens=decode_tokens, do_sample=False)
+        model.generate(
+            ids, max_new_tokens=decode_tokens, min_new_tokens=decode_tokens, do_sample=False
+        )
         decode = (decode_tokens - 1) / (time.perf_counter() - t0 - prefill_short)
         long_ids = torch.tensor([prompt_tokens])
         t0 = time.perf_counter()
@@ -174,11 +200,15 @@ def bench_transformers(path: str, prompt_ids: list[int], decode_tokens: int, pro
     }
 
 
-def bench_llama_cpp(path: str, prompt_ids: list[int], decode_tokens: int, prompt_tokens: list[int]) -> dict:
+def bench_llama_cpp(
+    path: str, prompt_ids: list[int], decode_tokens: int, prompt_tokens: list[int]
+) -> dict:
     from llama_cpp import Llama
 
     # n_batch=1: batched prompt evaluation crashed on these machines; prompt tok/s is per token.
-    llm = Llama(model_path=path, n_ctx=4096, n_threads=torch.get_num_threads(), n_batch=1, verbose=False)
+    llm = Llama(
+        model_path=path, n_ctx=4096, n_threads=torch.get_num_threads(), n_batch=1, verbose=False
+    )
     times = []
     for i, _ in enumerate(llm.generate(prompt_ids, top_k=1, temp=0.0, reset=True)):
         times.append(time.perf_counter())
@@ -212,22 +242,32 @@ def run_bench(args) -> dict:
         result.update(bench_concurrency(engine, levels, args.shared_prefix, args.reply_tokens))
     engine.shutdown()
     short = tok.encode_chat([{"role": "user", "content": "Tell me about your return policy."}])
-    long_ids = tok.encode(store_prompt(tok, args.prompt_tokens, salt=" (baseline)"))[: args.prompt_tokens]
+    long_ids = tok.encode(store_prompt(tok, args.prompt_tokens, salt=" (baseline)"))[
+        : args.prompt_tokens
+    ]
     baselines = {}
     if not args.no_llama_cpp:
         try:
             import llama_cpp  # noqa: F401
         except ImportError:
-            baselines["llama_cpp"] = {"skipped": "llama-cpp-python is not installed (pip install '.[llamacpp]')"}
+            baselines["llama_cpp"] = {
+                "skipped": "llama-cpp-python is not installed (pip install '.[llamacpp]')"
+            }
         else:
             if path.endswith(".gguf"):
                 baselines["llama_cpp"] = bench_llama_cpp(path, short, args.decode_tokens, long_ids)
     if not args.no_transformers:
-        baselines["transformers"] = bench_transformers(path, short, min(args.decode_tokens, 64), long_ids)
-    for name, figures in baselines.items():
+        baselines["transformers"] = bench_transformers(
+            path, short, min(args.decode_tokens, 64), long_ids
+        )
+    for figures in baselines.values():
         if "decode_tok_s" in figures:
-            figures["ratio_decode_ours_over_theirs"] = round(mine["decode_tok_s"] / figures["decode_tok_s"], 2)
-            figures["ratio_prompt_ours_over_theirs"] = round(mine["prompt_tok_s"] / figures["prompt_tok_s"], 2)
+            figures["ratio_decode_ours_over_theirs"] = round(
+                mine["decode_tok_s"] / figures["decode_tok_s"], 2
+            )
+            figures["ratio_prompt_ours_over_theirs"] = round(
+                mine["prompt_tok_s"] / figures["prompt_tok_s"], 2
+            )
     result["baselines"] = baselines
     if "decode_tok_s" in baselines.get("llama_cpp", {}):
         result["llama_cpp_decode_tok_s_bs1"] = baselines["llama_cpp"]["decode_tok_s"]

@@ -12,7 +12,9 @@ DEFAULT_MODEL = "smollm2-135m-instruct"
 
 
 def _sampling_args(p: argparse.ArgumentParser, max_tokens: int) -> None:
-    p.add_argument("--model", default=DEFAULT_MODEL, help="model name or path (.gguf or HF directory)")
+    p.add_argument(
+        "--model", default=DEFAULT_MODEL, help="model name or path (.gguf or HF directory)"
+    )
     p.add_argument("--max-tokens", type=int, default=max_tokens)
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
     p.add_argument("--top-k", type=int, default=0)
@@ -77,7 +79,9 @@ def cmd_chat(args) -> None:
             engine.abort(stream.request_id)
             reply.extend(stream)
         u = stream.usage
-        print(f"\n[{u.completion_tokens} tokens, {u.cached_prompt_tokens}/{u.prompt_tokens} prompt tokens cached]")
+        print(
+            f"\n[{u.completion_tokens} tokens, {u.cached_prompt_tokens}/{u.prompt_tokens} prompt tokens cached]"
+        )
         history.append({"role": "assistant", "content": "".join(reply)})
     engine.shutdown()
 
@@ -99,7 +103,9 @@ def main(argv: list[str] | None = None) -> None:
     gen = sub.add_parser("generate", help="one reply to one user message")
     _sampling_args(gen, 256)
     gen.add_argument("--prompt", required=True)
-    gen.add_argument("--json", action="store_true", help='print one line {"text": ..., "usage": {...}}')
+    gen.add_argument(
+        "--json", action="store_true", help='print one line {"text": ..., "usage": {...}}'
+    )
     gen.set_defaults(func=cmd_generate)
 
     chat = sub.add_parser("chat", help="interactive chat")
@@ -113,9 +119,15 @@ def main(argv: list[str] | None = None) -> None:
     bench.add_argument("--decode-tokens", type=int, default=128)
     bench.add_argument("--prompt-tokens", type=int, default=512)
     bench.add_argument("--concurrency", default="", help="comma-separated levels, e.g. 1,4,16,64")
-    bench.add_argument("--shared-prefix", type=int, default=1500, help="tokens of the shared system prompt")
-    bench.add_argument("--reply-tokens", type=int, default=64, help="tokens per reply in the concurrency runs")
-    bench.add_argument("--no-transformers", action="store_true", help="skip the transformers baseline")
+    bench.add_argument(
+        "--shared-prefix", type=int, default=1500, help="tokens of the shared system prompt"
+    )
+    bench.add_argument(
+        "--reply-tokens", type=int, default=64, help="tokens per reply in the concurrency runs"
+    )
+    bench.add_argument(
+        "--no-transformers", action="store_true", help="skip the transformers baseline"
+    )
     bench.add_argument("--no-llama-cpp", action="store_true", help="skip the llama.cpp baseline")
     bench.set_defaults(func=cmd_bench)
 

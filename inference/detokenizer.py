@@ -22,7 +22,9 @@ class IncrementalDetokenizer:
         self.stopped = False  # a stop string was found; self.text ends just before it
 
     def add(self, token_id: int) -> str:
-        """Append one token; return the text that is now safe to show."""
+        """Append one token; return the text that is now safe to show (nothing after a stop)."""
+        if self.stopped:
+            return ""
         self.ids.append(token_id)
         decode = self.tokenizer.decode
         prefix = decode(self.ids[self.prefix_offset : self.read_offset])
@@ -36,7 +38,9 @@ class IncrementalDetokenizer:
         """The request ended: return whatever was held back (not past a stop string)."""
         if not self.stopped and self.read_offset < len(self.ids):
             tail = self.tokenizer.decode(self.ids[self.prefix_offset :])
-            self.text += tail[len(self.tokenizer.decode(self.ids[self.prefix_offset : self.read_offset])) :]
+            self.text += tail[
+                len(self.tokenizer.decode(self.ids[self.prefix_offset : self.read_offset])) :
+            ]
             self.read_offset = len(self.ids)
         return self._release(final=True)
 

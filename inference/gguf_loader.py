@@ -112,6 +112,10 @@ def convert_tensor(data: np.ndarray, qtype: QT, shape: tuple[int, ...]):
     return gguf_quants.dequantize(data, qtype).reshape(tuple(reversed(shape))).clone()
 
 
+def load_gguf_tokenizer(path: str) -> Tokenizer:
+    return Tokenizer.from_gguf_metadata(read_metadata(GGUFReader(path)))
+
+
 def load_gguf(path: str) -> tuple[ModelConfig, dict, Tokenizer]:
     reader = GGUFReader(path)
     meta = read_metadata(reader)

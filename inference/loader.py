@@ -21,11 +21,15 @@ def resolve(name_or_path: str) -> str:
         package, filename = MODEL_NAMES[name_or_path]
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
-            raise FileNotFoundError(f"model {name_or_path!r} needs the {package!r} package installed")
+            raise FileNotFoundError(
+                f"model {name_or_path!r} needs the {package!r} package installed"
+            )
         return os.path.join(spec.submodule_search_locations[0], filename)
     if os.path.exists(name_or_path):
         return name_or_path
-    raise FileNotFoundError(f"no model named {name_or_path!r} (known: {sorted(MODEL_NAMES)}) and no such path")
+    raise FileNotFoundError(
+        f"no model named {name_or_path!r} (known: {sorted(MODEL_NAMES)}) and no such path"
+    )
 
 
 def read_checkpoint(path: str):

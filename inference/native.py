@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-_SRC = Path(__file__).parent / "csrc" / "cpu_ops.c"
+_SOURCES = [Path(__file__).parent / "csrc" / name for name in ("cpu_ops.c", "int8_linear.c")]
 _FLAGS = ["-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fPIC", "-shared"]
 
 _P, _I, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
@@ -27,6 +27,10 @@ _SIGNATURES = {
     "linear_q4f": [_P, _I, _I, _P, _P, _I, _P, _I, _P, _I],
     "linear_q8": [_P, _I, _I, _P, _P, _P, _I, _P, _I],
     "linear_f32": [_P, _I, _I, _P, _P, _I, _P, _I],
+    "linear_i8_q4h": [_P, _I, _I, _P, _P, _P, _P, _I, _P, _I],
+    "linear_i8_q4f": [_P, _I, _I, _P, _P, _P, _P, _I, _P, _I],
+    "linear_i8_q8": [_P, _I, _I, _P, _P, _P, _I, _P, _I],
+    "embed_i8_q8": [_P, _I, _P, _P, _I, _P],
     "embed_q8": [_P, _I, _P, _P, _I, _P],
     "add_rmsnorm": [_P, _P, _P, _F, _I, _I, _P],
     "silu_mul": [_P, _I, _I, _P],
@@ -45,7 +49,9 @@ def _cache_dir() -> Path:
 def _cpu_key() -> str:
     try:
         flags = next(
-            line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")
+            line
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("flags")
         )
     except (OSError, StopIteration):
         flags = platform.processor()
@@ -53,7 +59,7 @@ def _cpu_key() -> str:
 
 
 def _build() -> Path:
-    src = _SRC.read_bytes()
+    src = b"".join(path.read_bytes() for path in _SOURCES)
     key = hashlib.sha256(src + " ".join(_FLAGS).encode() + _cpu_key().encode()).hexdigest()[:16]
     out = _cache_dir() / f"cpu_ops-{key}.so"
     if out.exists():
@@ -63,7 +69,7 @@ def _build() -> Path:
     os.close(fd)
     cc = os.environ.get("CC", "gcc")
     try:
-        subprocess.run([cc, *_FLAGS, str(_SRC), "-o", tmp, "-lm"], check=True, capture_output=True)  # noqa: S603
+        subprocess.run([cc, *_FLAGS, *map(str, _SOURCES), "-o", tmp, "-lm"], check=True, capture_output=True)  # noqa: S603
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
@@ -76,7 +82,7 @@ def _load() -> ctypes.CDLL:
     for name, args in _SIGNATURES.items():
         fn = getattr(lib, name)
         fn.argtypes = args
-        fn.restype = None
+        fn.restype = ctypes.c_int if name.startswith("linear_i8") else None
     lib.set_num_threads(torch.get_num_threads())
     return lib
 
@@ -98,6 +104,27 @@ def linear_q4(x, qweight, sm, group_size, bias, out):
     m, k = x.shape
     fn(x.data_ptr(), m, k, qweight.data_ptr(), sm.data_ptr(), group_size, _ptr(bias),
        qweight.shape[0], out.data_ptr(), out.stride(0))  # fmt: skip
+
+
+def linear_i8_q4(x, qweight, scales, mins, bias, out):
+    """Int8-activation kernel; weights in the super-block layout of csrc/int8_linear.c."""
+    fn = lib.linear_i8_q4h if scales.dtype == torch.float16 else lib.linear_i8_q4f
+    m, k = x.shape
+    if fn(x.data_ptr(), m, k, qweight.data_ptr(), scales.data_ptr(), mins.data_ptr(), _ptr(bias),
+          qweight.shape[0], out.data_ptr(), out.stride(0)):  # fmt: skip
+        raise MemoryError("int8 activation buffers")
+
+
+def linear_i8_q8(x, qweight, scales, bias, out):
+    m, k = x.shape
+    if lib.linear_i8_q8(x.data_ptr(), m, k, qweight.data_ptr(), scales.data_ptr(), _ptr(bias),
+                        qweight.shape[0], out.data_ptr(), out.stride(0)):  # fmt: skip
+        raise MemoryError("int8 activation buffers")
+
+
+def embed_i8_q8(ids, qweight, scales, out):
+    lib.embed_i8_q8(ids.data_ptr(), ids.shape[0], qweight.data_ptr(), scales.data_ptr(),
+                    qweight.shape[1], out.data_ptr())  # fmt: skip
 
 
 def linear_q8(x, qweight, scales, bias, out):
@@ -129,7 +156,9 @@ def silu_mul(gate_up, out):
     lib.silu_mul(gate_up.data_ptr(), t, f2 // 2, out.data_ptr())
 
 
-def rope_store_kv(qkv, n_heads, n_kv_heads, head_dim, positions, cos, sin, slots, k_cache, v_cache, q_out):
+def rope_store_kv(
+    qkv, n_heads, n_kv_heads, head_dim, positions, cos, sin, slots, k_cache, v_cache, q_out
+):
     lib.rope_store_kv(qkv.data_ptr(), qkv.shape[0], n_heads, n_kv_heads, head_dim,
                       positions.data_ptr(), cos.data_ptr(), sin.data_ptr(), slots.data_ptr(),
                       k_cache.data_ptr(), v_cache.data_ptr(), q_out.data_ptr())  # fmt: skip

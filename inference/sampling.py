@@ -70,7 +70,9 @@ def sample_one(
 def sample(logits: torch.Tensor, requests: list) -> list[int]:
     """One token per row; ``requests[i]`` has ``.params``, ``.token_ids`` and ``.generator``.
     Rows that need nothing but an argmax are done in one call."""
-    plain = [i for i, r in enumerate(requests) if r.params.greedy and r.params.repetition_penalty == 1.0]
+    plain = [
+        i for i, r in enumerate(requests) if r.params.greedy and r.params.repetition_penalty == 1.0
+    ]
     out = [0] * len(requests)
     if plain:
         idx = torch.tensor(plain, dtype=torch.int64)

@@ -81,7 +81,9 @@ class Tokenizer:
         """``meta`` maps GGUF keys (``tokenizer.ggml.*``) to decoded values."""
         kind = meta.get("tokenizer.ggml.model")
         if kind != "gpt2":
-            raise NotImplementedError(f"GGUF tokenizer model {kind!r} is not supported (byte-level BPE only)")
+            raise NotImplementedError(
+                f"GGUF tokenizer model {kind!r} is not supported (byte-level BPE only)"
+            )
         tokens: list[str] = meta["tokenizer.ggml.tokens"]
         types: list[int] = meta.get("tokenizer.ggml.token_type") or [1] * len(tokens)
         merges = [tuple(m.split(" ", 1)) for m in meta["tokenizer.ggml.merges"]]
@@ -90,15 +92,27 @@ class Tokenizer:
         backend.pre_tokenizer = _pre_tokenizer(meta.get("tokenizer.ggml.pre"))
         backend.decoder = decoders.ByteLevel()
         backend.add_special_tokens(
-            [AddedToken(t, special=True, normalized=False) for t, ty in zip(tokens, types) if ty == _CONTROL]
+            [
+                AddedToken(t, special=True, normalized=False)
+                for t, ty in zip(tokens, types, strict=True)
+                if ty == _CONTROL
+            ]
         )
         backend.add_tokens(
-            [AddedToken(t, special=False, normalized=False) for t, ty in zip(tokens, types) if ty == _USER_DEFINED]
+            [
+                AddedToken(t, special=False, normalized=False)
+                for t, ty in zip(tokens, types, strict=True)
+                if ty == _USER_DEFINED
+            ]
         )
         bos = meta.get("tokenizer.ggml.bos_token_id")
         eos_ids = [
             meta[k]
-            for k in ("tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id")
+            for k in (
+                "tokenizer.ggml.eos_token_id",
+                "tokenizer.ggml.eot_token_id",
+                "tokenizer.ggml.eom_token_id",
+            )
             if meta.get(k) is not None
         ]
         eos_ids = list(dict.fromkeys(eos_ids))
@@ -112,10 +126,14 @@ class Tokenizer:
             if template
             else None
         )
-        return cls(backend, chat, eos_ids, bos, bool(meta.get("tokenizer.ggml.add_bos_token", False)))
+        return cls(
+            backend, chat, eos_ids, bos, bool(meta.get("tokenizer.ggml.add_bos_token", False))
+        )
 
     @classmethod
-    def from_pretrained_dir(cls, path: str | Path, eos_token_ids: list[int] | None = None) -> Tokenizer:
+    def from_pretrained_dir(
+        cls, path: str | Path, eos_token_ids: list[int] | None = None
+    ) -> Tokenizer:
         """A Hugging Face directory: ``tokenizer.json`` and ``tokenizer_config.json``."""
         path = Path(path)
         backend = HFTokenizer.from_file(str(path / "tokenizer.json"))
@@ -136,5 +154,9 @@ class Tokenizer:
         if eos_text is not None and backend.token_to_id(eos_text) is not None:
             eos_ids = list(dict.fromkeys([*eos_ids, backend.token_to_id(eos_text)]))
         bos = backend.token_to_id(bos_text) if bos_text else None
-        chat = ChatTemplate(template, bos_token=bos_text or "", eos_token=eos_text or "") if template else None
+        chat = (
+            ChatTemplate(template, bos_token=bos_text or "", eos_token=eos_text or "")
+            if template
+            else None
+        )
         return cls(backend, chat, eos_ids, bos, bool(cfg.get("add_bos_token", False)))

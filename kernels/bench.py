@@ -3,8 +3,9 @@
 Runs, within ``--budget`` seconds (default 420, under the 8-minute slot), every case of
 ``bench_kernels`` (time, bandwidth or TFLOP/s as a fraction of peak, speedup over the reference),
 then decode tokens/s at batch 1, 16 and 64 of the Qwen3-30B-A3B-shaped stack in ``bench_decode``,
-then a sweep of GEMV and prefill GEMM tile configurations for tuning. Cases past the budget are listed as skipped,
-failures as errors; the JSON object is printed either way.
+then a sweep of GEMV and prefill GEMM tile configurations for tuning. Cases past the budget are
+listed as skipped, failures as errors; the JSON object is printed either way (``--out`` also
+writes it to a file, e.g. ``benchmarks/``).
 ``--smoke`` runs the same code on the CPU through the Triton interpreter at tiny shapes.
 """
 

@@ -5,6 +5,10 @@ touch a live queue; without it they use the in-process channel layer and broker.
 import os
 import urllib.parse
 
+# Triton reads this when a kernel is decorated: set it before any test imports `kernels`, so the
+# kernels run through the interpreter on the CPU (no GPU on developer or CI machines).
+os.environ.setdefault("TRITON_INTERPRET", "1")
+
 import pytest
 
 

@@ -25,6 +25,9 @@ def field_errors(detail, path: str = ""):
     """Flatten DRF's nested error detail into (field path, reason) pairs."""
     if isinstance(detail, dict):
         for key, value in detail.items():
+            if isinstance(key, int):  # an item of a list field
+                yield from field_errors(value, f"{path}[{key}]")
+                continue
             name = "" if key == "non_field_errors" else str(key)
             yield from field_errors(value, f"{path}.{name}" if path and name else path or name)
     elif isinstance(detail, list):

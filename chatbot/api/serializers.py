@@ -1,12 +1,18 @@
 """What the API reads and writes. Output fields match the webhook payloads (integrations.payloads)."""
 
+from datetime import timedelta
+
 from django.conf import settings
+from django.utils import timezone
 from rest_framework import serializers
 
 from chatbot.conversations import protocol, services
 from chatbot.conversations.models import Conversation, Message
 from chatbot.integrations.models import WebhookDelivery, WebhookSubscription
 from chatbot.knowledge.models import Article
+
+METRICS_DEFAULT_DAYS = 30
+METRICS_MAX_DAYS = 366
 
 
 class ConversationSerializer(serializers.ModelSerializer):
@@ -165,19 +171,59 @@ class ImportResultSerializer(serializers.Serializer):
     articles = ArticleSerializer(many=True)
 
 
-class MetricsSerializer(serializers.Serializer):
-    created_after = serializers.DateTimeField(allow_null=True)
-    created_before = serializers.DateTimeField(allow_null=True)
-    conversations = serializers.IntegerField()
-    resolved = serializers.IntegerField()
+class MetricsQuerySerializer(serializers.Serializer):
+    start = serializers.DateField(required=False, help_text="First day (UTC); default 29 days ago.")
+    end = serializers.DateField(required=False, help_text="Last day, included; default today.")
+
+    def validate(self, attrs):
+        end = attrs.get("end") or timezone.localdate()
+        start = attrs.get("start") or end - timedelta(days=METRICS_DEFAULT_DAYS - 1)
+        if end < start:
+            raise serializers.ValidationError({"end": "Must not be before start."})
+        if (end - start).days >= METRICS_MAX_DAYS:
+            raise serializers.ValidationError({"end": f"At most {METRICS_MAX_DAYS} days."})
+        return {"start": start, "end": end}
+
+
+def _share(help_text):
+    return serializers.FloatField(allow_null=True, help_text=help_text)
+
+
+class FiguresSerializer(serializers.Serializer):
+    """The dashboard's report figures (chatbot.reports.metrics); None where undefined."""
+
+    dialogues = serializers.IntegerField(help_text="Conversations with a shopper message.")
+    replies = serializers.IntegerField()
     resolved_by_bot = serializers.IntegerField()
-    escalated = serializers.IntegerField(help_text="Handed to a person (still open or resolved).")
-    resolution_rate = serializers.FloatField(allow_null=True, help_text="resolved / conversations")
-    bot_resolution_rate = serializers.FloatField(allow_null=True)
-    cost = serializers.DecimalField(max_digits=14, decimal_places=6)
-    cost_per_dialogue = serializers.DecimalField(max_digits=14, decimal_places=6, allow_null=True)
-    cost_per_resolution = serializers.DecimalField(max_digits=14, decimal_places=6, allow_null=True)
+    resolved_by_staff = serializers.IntegerField()
+    escalated = serializers.IntegerField(help_text="Ever handed to a person.")
+    abandoned = serializers.IntegerField()
+    cost = serializers.FloatField(help_text="Engine time billed at the store's hourly price.")
+    cost_per_reply = _share("cost / replies")
+    cost_per_dialogue = _share("cost / dialogues")
+    cost_per_resolution = _share("cost / dialogues resolved by the bot")
+    bot_resolution_rate = _share("Resolution rate: resolved by the bot / dialogues (0-1).")
+    escalation_rate = _share("escalated / dialogues (0-1)")
+    csat = _share("Mean rating, 1-5.")
+    csat_responses = serializers.IntegerField()
+    first_response_p50 = _share("Seconds to the first answer, median.")
+    first_response_p95 = _share("Seconds to the first answer, 95th percentile.")
+    tokens_per_dialogue = serializers.FloatField(allow_null=True)
+    prompt_tokens = serializers.IntegerField()
+    cached_prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField()
+
+
+class DayFiguresSerializer(FiguresSerializer):
+    day = serializers.DateField()
+
+
+class MetricsSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
     currency = serializers.CharField()
+    totals = FiguresSerializer()
+    days = DayFiguresSerializer(many=True)
 
 
 class WebhookSerializer(serializers.ModelSerializer):

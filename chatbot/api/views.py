@@ -13,13 +13,14 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from chatbot.conversations import metrics, services
+from chatbot.conversations import services
 from chatbot.conversations.models import Conversation
 from chatbot.integrations import identity
 from chatbot.integrations.models import WebhookSubscription
 from chatbot.knowledge.models import Article
+from chatbot.reports import metrics
 
-from . import errors, imports, knowledge_sync, waiting
+from . import errors, imports, waiting
 from . import serializers as s
 from .authentication import ApiKeyAuthentication
 from .permissions import HasScope
@@ -249,7 +250,8 @@ class ArticleViewSet(
     mixins.DestroyModelMixin,
     StoreScoped,
 ):
-    """Knowledge-base articles. Every change re-indexes the store's knowledge in the background."""
+    """Knowledge-base articles. Every saved article is re-indexed in the background (the
+    knowledge domain's post_save signal queues it); a deleted one leaves the index with it."""
 
     serializer_class = s.ArticleSerializer
     model = Article
@@ -259,15 +261,6 @@ class ArticleViewSet(
 
     def perform_create(self, serializer):
         serializer.save(store=self.store)
-        knowledge_sync.reindex_later(self.store.pk)
-
-    def perform_update(self, serializer):
-        serializer.save()
-        knowledge_sync.reindex_later(self.store.pk)
-
-    def perform_destroy(self, instance):
-        instance.delete()
-        knowledge_sync.reindex_later(self.store.pk)
 
     @extend_schema(
         request={
@@ -288,7 +281,6 @@ class ArticleViewSet(
         data = _validated(s.ImportSerializer, request.data)
         parsed = imports.read(data)
         created, updated, articles = imports.save(self.store, parsed)
-        knowledge_sync.reindex_later(self.store.pk)
         body = {
             "created": created,
             "updated": updated,
@@ -298,15 +290,15 @@ class ArticleViewSet(
 
 
 class MetricsViewSet(StoreScoped):
-    @extend_schema(parameters=DATE_FILTERS, responses=s.MetricsSerializer)
+    @extend_schema(parameters=[s.MetricsQuerySerializer], responses=s.MetricsSerializer)
     def list(self, request):
-        """Resolution rate, cost per dialogue and cost per resolution over conversations created
-        in the range (cost is each reply's share of engine time at the store's hourly price)."""
-        filters = _validated(s.DateRangeSerializer, request.query_params)
-        summary = metrics.summary(
-            self.store, filters.get("created_after"), filters.get("created_before")
-        )
-        return Response(s.MetricsSerializer(summary).data)
+        """The store's figures over days `start`..`end` (UTC, both included): resolution rate
+        (by the bot), cost per dialogue, cost per resolution and more, in total and per day."""
+        query = _validated(s.MetricsQuerySerializer, request.query_params)
+        report = metrics.report(query["start"], query["end"], stores=[self.store])
+        report["currency"] = self.store.currency
+        del report["stores"]
+        return Response(s.MetricsSerializer(report).data)
 
 
 class WebhookViewSet(

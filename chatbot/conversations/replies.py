@@ -13,16 +13,15 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from chatbot.assistant import pipeline
 from chatbot.dashboard import outcomes
 from chatbot.engine import get_engine
-from chatbot.integrations import order_replies
 
-from . import leases, prompt, publish, services, stops
+from . import leases, publish, services, stops
 from .models import Conversation, Message
 
 log = logging.getLogger(__name__)
 
-HISTORY_LIMIT = 200
 USAGE_FIELDS = (
     "model",
     "prompt_tokens",
@@ -33,17 +32,6 @@ USAGE_FIELDS = (
     "time_to_first_token",
     "finish_reason",
 )
-
-
-def sampling_params():
-    from inference import SamplingParams
-
-    return SamplingParams(
-        temperature=settings.REPLY_TEMPERATURE,
-        top_p=settings.REPLY_TOP_P,
-        repetition_penalty=settings.REPLY_REPETITION_PENALTY,
-        max_tokens=settings.REPLY_MAX_TOKENS,
-    )
 
 
 def answer_pending(conversation_id: int) -> float | None:
@@ -76,26 +64,15 @@ def answer_pending(conversation_id: int) -> float | None:
             return None
 
 
-def build_prompt(conversation: Conversation, through_id: int, engine) -> list[dict]:
-    recent = conversation.messages.filter(pk__lte=through_id).order_by("-pk")[:HISTORY_LIMIT]
-    store = conversation.store
-    persona = store.system_prompt.strip() or prompt.default_persona(store.name)
-    budget = engine.max_context - settings.REPLY_MAX_TOKENS
-    return prompt.fit(persona, prompt.turns(reversed(recent)), engine.count_tokens, budget)
-
-
 def _reply(conversation: Conversation, pending: list[Message], token: uuid.UUID) -> bool:
     """Stream and store one reply covering `pending`; False if the lease was lost meanwhile."""
     engine = get_engine()
     reply_id = str(uuid.uuid4())
     group = conversation.group_name
-    messages = build_prompt(conversation, pending[-1].pk, engine)
     publish.send_frame(group, {"type": "typing", "reply_id": reply_id})
     try:
-        # An order-status question is answered from the store's order system, not the model.
-        stream = order_replies.reply_stream(conversation, pending, reply_id) or engine.submit(
-            messages, sampling_params(), request_id=reply_id, priority=0
-        )
+        # The assistant decides: answer from the knowledge base or the order system, or hand over.
+        stream = pipeline.start(conversation, pending, reply_id, engine)
         parts: list[str] = []
         renew_at = time.monotonic() + settings.REPLY_LEASE_SECONDS / 3
         # Staff taking over (or an escalation) aborts the request: the stream then just ends.
@@ -112,7 +89,7 @@ def _reply(conversation: Conversation, pending: list[Message], token: uuid.UUID)
                         return False
                     renew_at = time.monotonic() + settings.REPLY_LEASE_SECONDS / 3
         usage = stream.usage.as_dict()
-        text = "".join(parts)
+        text = stream.text  # what was streamed, with any correction the checks made
         if usage["finish_reason"] == "abort" and not text:
             publish.send_frame(group, {"type": "stopped", "reply_id": reply_id})
             return True  # stopped before its first word: nothing to store
@@ -126,6 +103,7 @@ def _reply(conversation: Conversation, pending: list[Message], token: uuid.UUID)
                 reply_id=reply_id,
                 **{field: usage[field] for field in USAGE_FIELDS},
             )
+            stream.record(message)
             Conversation.objects.filter(pk=conversation.pk).update(
                 answered_through=pending[-1].pk, last_activity=timezone.now()
             )

@@ -6,6 +6,7 @@ import re
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from chatbot.assistant import safety
 from chatbot.dashboard import outcomes
 from chatbot.stores.models import Store
 
@@ -59,7 +60,7 @@ def receive_shopper_message(
                 message = Message.objects.create(
                     conversation=conversation,
                     role=Message.Role.SHOPPER,
-                    text=text,
+                    text=safety.stored_text(conversation.store_id, text),  # redaction opt-in
                     client_msg_id=client_msg_id,
                 )
         except IntegrityError:  # the same id raced in from a second socket

@@ -247,7 +247,7 @@ def close_inactive(now: datetime | None = None) -> dict[str, int]:
             last_activity=conversation.last_activity,
         ).update(state=state, outcome=outcome)
         if closed:
-            counts[outcome] = counts.get(outcome, 0) + 1
+            counts[str(outcome)] = counts.get(str(outcome), 0) + 1
             _send(conversation.pk, {"type": "ended", "outcome": outcome})
             live.conversation_changed(conversation.pk)
     return counts

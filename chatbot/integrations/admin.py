@@ -4,7 +4,6 @@ from django.db import models
 
 from .models import StoreIntegration, WebhookDelivery, WebhookSubscription
 
-
 # Addresses typed without a scheme are taken as https.
 URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
 

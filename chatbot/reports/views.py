@@ -43,6 +43,8 @@ def reports_page(request):
     form = RangeForm(stores, request.GET)
     if form.is_valid():
         start, end, chosen = (form.cleaned_data[k] for k in ("start", "end", "store"))
+        form.data = form.data.copy()  # the date fields show the range in force
+        form.data["start"], form.data["end"] = start.isoformat(), end.isoformat()
     else:
         (start, end), chosen = metrics.last_days(DEFAULT_DAYS), None
     scope = stores.filter(pk=chosen) if chosen else stores
@@ -61,7 +63,11 @@ def reports_page(request):
 
 
 def _money(value, currency: str) -> str:
-    return "—" if value is None else f"{value:.6f} {currency}".strip()
+    """Cents for large amounts, three significant digits for the fractions of a cent replies cost."""
+    if value is None:
+        return "—"
+    amount = f"{value:,.2f}" if value >= 1 else f"{value:.3g}"
+    return f"{amount} {currency}".strip()
 
 
 def _share(value) -> str:

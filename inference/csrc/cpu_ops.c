@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-static int n_threads = 1;
+int n_threads = 1; /* shared with int8_linear.c */
 
 void set_num_threads(int n) { n_threads = n > 0 ? n : 1; }
 
@@ -93,9 +93,8 @@ tile(int kind, int R, int C, const float *x, int64_t K, const void *w, const voi
             const float *xr = x + (m0 + r) * K + kb * 32;
             __m512 xa = _mm512_loadu_ps(xr), xb = _mm512_loadu_ps(xr + 16);
             _Pragma("GCC unroll 8") for (int c = 0; c < C; c++) {
-                if (R == 4) { acc[r][c] = _mm512_fmadd_ps(w1[c], xb, acc[r][c]); acc[r][c] = _mm512_fmadd_ps(w0[c], xa, acc[r][c]); } else {
                 acc[r][c] = _mm512_fmadd_ps(w0[c], xa, acc[r][c]);
-                acc[r][c] = _mm512_fmadd_ps(w1[c], xb, acc[r][c]); }
+                acc[r][c] = _mm512_fmadd_ps(w1[c], xb, acc[r][c]);
             }
         }
     }

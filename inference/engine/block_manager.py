@@ -136,7 +136,11 @@ class BlockManager:
             for block_id in seq.block_table:
                 refs[block_id] += 1
         for block in self.blocks:
-            assert block.ref_count == refs[block.id], f"block {block.id}: {block.ref_count} != {refs[block.id]}"
-            assert (block.ref_count == 0) == (block.id in self.free), f"block {block.id} free-list mismatch"
+            assert block.ref_count == refs[block.id], (
+                f"block {block.id}: {block.ref_count} != {refs[block.id]}"
+            )
+            assert (block.ref_count == 0) == (block.id in self.free), (
+                f"block {block.id} free-list mismatch"
+            )
         for h, block_id in self.cached.items():
             assert self.blocks[block_id].hash == h

@@ -22,7 +22,7 @@ from inference.detokenizer import IncrementalDetokenizer
 from inference.engine.block_manager import BlockManager
 from inference.engine.model_runner import ModelRunner
 from inference.engine.scheduler import Scheduler
-from inference.engine.sequence import Sequence, Status
+from inference.engine.sequence import Sequence
 from inference.engine.stream import RequestStream, Usage
 from inference.sampling import SamplingParams, sample
 from inference.tokenizer import Tokenizer
@@ -31,7 +31,14 @@ _RATE_WINDOW_S = 10.0
 
 
 class LLMEngine:
-    def __init__(self, model, tokenizer: Tokenizer, config: EngineConfig | None = None, model_name: str = "", autostart=True):
+    def __init__(
+        self,
+        model,
+        tokenizer: Tokenizer,
+        config: EngineConfig | None = None,
+        model_name: str = "",
+        autostart=True,
+    ):
         self.config = config or EngineConfig()
         threads = self.config.num_threads or torch.get_num_threads()
         torch.set_num_threads(threads)
@@ -73,7 +80,9 @@ class LLMEngine:
         request_id: str | None = None,
         priority: int = 0,
     ) -> RequestStream:
-        return self.submit_tokens(self.tokenizer.encode_chat(messages), params, request_id, priority)
+        return self.submit_tokens(
+            self.tokenizer.encode_chat(messages), params, request_id, priority
+        )
 
     def submit_tokens(
         self,
@@ -87,7 +96,9 @@ class LLMEngine:
         if not prompt_ids:
             raise ValueError("empty prompt")
         if len(prompt_ids) >= self.max_context:
-            raise ValueError(f"prompt of {len(prompt_ids)} tokens does not fit the context of {self.max_context}")
+            raise ValueError(
+                f"prompt of {len(prompt_ids)} tokens does not fit the context of {self.max_context}"
+            )
         request_id = request_id or uuid.uuid4().hex
         stream = RequestStream(request_id)
         detok = IncrementalDetokenizer(self.tokenizer, params.stop)
@@ -108,7 +119,9 @@ class LLMEngine:
                 self._aborts.add(request_id)
                 self._lock.notify()
 
-    def generate(self, messages: list[dict], params: SamplingParams | None = None) -> tuple[str, Usage]:
+    def generate(
+        self, messages: list[dict], params: SamplingParams | None = None
+    ) -> tuple[str, Usage]:
         stream = self.submit(messages, params)
         if self._thread is None:
             self.start()
@@ -139,7 +152,9 @@ class LLMEngine:
     def _loop(self) -> None:
         while True:
             with self._lock:
-                while not (self._stopping or self._inbox or self._aborts or self.scheduler.has_work()):
+                while not (
+                    self._stopping or self._inbox or self._aborts or self.scheduler.has_work()
+                ):
                     self._lock.wait()
                 if self._stopping:
                     return
@@ -217,7 +232,9 @@ class LLMEngine:
                 completion_tokens=len(seq.output_ids),
                 engine_seconds=seq.engine_seconds,
                 shared_engine_seconds=seq.shared_engine_seconds,
-                time_to_first_token=None if seq.first_token_at is None else seq.first_token_at - seq.submitted_at,
+                time_to_first_token=None
+                if seq.first_token_at is None
+                else seq.first_token_at - seq.submitted_at,
                 finish_reason=reason,
             ),
             seq.output_ids,
@@ -233,7 +250,11 @@ class LLMEngine:
     def metrics_text(self) -> str:
         """Prometheus text exposition of the engine's gauges and counters."""
         label = f'{{model="{self.model_name}"}}'
-        hit_rate = self.cached_prompt_tokens_total / self.prompt_tokens_total if self.prompt_tokens_total else 0.0
+        hit_rate = (
+            self.cached_prompt_tokens_total / self.prompt_tokens_total
+            if self.prompt_tokens_total
+            else 0.0
+        )
         rows = [
             ("parley_engine_requests_running", "gauge", "Requests in the running batch.", len(self.scheduler.running)),
             ("parley_engine_requests_waiting", "gauge", "Requests waiting for admission.", len(self.scheduler.waiting)),
@@ -250,5 +271,9 @@ class LLMEngine:
         ]  # fmt: skip
         lines = []
         for name, kind, help_text, value in rows:
-            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name}{label} {value}"]
+            lines += [
+                f"# HELP {name} {help_text}",
+                f"# TYPE {name} {kind}",
+                f"{name}{label} {value}",
+            ]
         return "\n".join(lines) + "\n"

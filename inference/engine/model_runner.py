@@ -18,8 +18,12 @@ class ModelRunner:
         per_block = 2 * len(layers) * config.block_size * mc.num_kv_heads * mc.head_dim * 4
         self.num_blocks = config.kv_cache_bytes // per_block
         if self.num_blocks < 2:
-            raise ValueError(f"kv_cache_bytes={config.kv_cache_bytes} holds fewer than 2 blocks of {per_block} bytes")
-        self.kv_cache = torch.zeros(2, len(layers), self.num_blocks, config.block_size, mc.num_kv_heads, mc.head_dim)
+            raise ValueError(
+                f"kv_cache_bytes={config.kv_cache_bytes} holds fewer than 2 blocks of {per_block} bytes"
+            )
+        self.kv_cache = torch.zeros(
+            2, len(layers), self.num_blocks, config.block_size, mc.num_kv_heads, mc.head_dim
+        )
         for i, attn in enumerate(layers):
             attn.k_cache, attn.v_cache = self.kv_cache[0, i], self.kv_cache[1, i]
 

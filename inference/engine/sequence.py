@@ -32,13 +32,17 @@ class Sequence:
         self.num_prompt_tokens = len(prompt_ids)
         self.params = params
         self.priority = priority
-        self.arrival = arrival  # engine-wide submission counter: ties in priority go first come first
+        self.arrival = (
+            arrival  # engine-wide submission counter: ties in priority go first come first
+        )
         self.detokenizer = detokenizer
         self.status = Status.WAITING
         self.num_computed_tokens = 0  # tokens whose K/V are in this sequence's cache blocks
         self.block_table: list[int] = []
         self.block_hashes: list[int] = []  # chained hashes of the leading full blocks
-        self.num_cached_tokens: int | None = None  # prompt tokens found in the prefix cache, first admission
+        self.num_cached_tokens: int | None = (
+            None  # prompt tokens found in the prefix cache, first admission
+        )
         self.num_preemptions = 0
         self.accounted = False  # prompt counted in the engine's metrics
         self.finish_reason: str | None = None

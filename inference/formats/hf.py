@@ -214,9 +214,9 @@ def load_hf(path: str | Path, quantize: str | None = "int4", group_size: int = 3
             weights[hf_name(f"{prefix}.weight")] = w
         elif name.endswith(("experts.gate_up_proj", "experts.down_proj")):
             for part, tensor in _split_fused_experts(name, t).items():
-                weights[hf_name(part)] = convert(part, tensor)
+                weights[part] = convert(part, tensor)
         else:
-            weights[hf_name(name)] = convert(name, t)
+            weights[hf_name(name)] = convert(hf_name(name), t)
     if config.tie_word_embeddings:
         weights.pop("lm_head.weight", None)
     tokenizer = Tokenizer.from_pretrained_dir(path, config.eos_token_ids)

@@ -43,7 +43,9 @@ def prefill_logits(model, ids: list[int], block_size: int = 16) -> torch.Tensor:
     mc = model.config
     blocks = len(ids) // block_size + 1
     per_block = 2 * len(model.attention_layers()) * block_size * mc.num_kv_heads * mc.head_dim * 4
-    runner = ModelRunner(model, EngineConfig(block_size=block_size, kv_cache_bytes=per_block * max(blocks, 2)))
+    runner = ModelRunner(
+        model, EngineConfig(block_size=block_size, kv_cache_bytes=per_block * max(blocks, 2))
+    )
     pos = torch.arange(len(ids))
     ctx = ForwardContext(
         positions=pos,
@@ -79,18 +81,33 @@ def compare_logits(ref: torch.Tensor, test: torch.Tensor, ids: list[int]) -> dic
     }
 
 
-def measure(model: str, group_size: int = 32, text: str = SAMPLE_TEXT, max_tokens: int = 512) -> dict:
+def measure(
+    model: str, group_size: int = 32, text: str = SAMPLE_TEXT, max_tokens: int = 512
+) -> dict:
     """Float32 vs int4 (``group_size``) versions of one checkpoint (a name or a path) on ``text``."""
     path = resolve(model)
-    config, weights, tokenizer = load_gguf(path) if path.endswith(".gguf") else load_hf(path, quantize=None)
+    config, weights, tokenizer = (
+        load_gguf(path) if path.endswith(".gguf") else load_hf(path, quantize=None)
+    )
     float_weights = {name: _float(w) for name, w in weights.items()}
     ids = tokenizer.encode(text)[:max_tokens]
     convert = QuantizingConverter("int4", group_size)
     int4_weights = {name: convert(name, w) for name, w in float_weights.items()}
+    groups: dict[int, int] = {}
+    for w in int4_weights.values():
+        if isinstance(w, Int4Weight):
+            groups[w.group_size] = groups.get(w.group_size, 0) + w.shape[0] * w.shape[1]
     positions = len(ids) + 1
     ref = prefill_logits(build_model(config, float_weights, positions), ids)
     test = prefill_logits(build_model(config, int4_weights, positions), ids)
-    return {"model": model, "group_size": group_size, **compare_logits(ref, test, ids)}
+    # a layer whose input width the group size does not divide falls back to groups of 32
+    share = {str(g): n / sum(groups.values()) for g, n in sorted(groups.items())}
+    return {
+        "model": model,
+        "group_size": group_size,
+        "int4_share_by_group": share,
+        **compare_logits(ref, test, ids),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

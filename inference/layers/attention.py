@@ -29,8 +29,15 @@ class Attention:
         q_norm: RMSNorm | None = None,
         k_norm: RMSNorm | None = None,
     ):
-        if head_dim % 16 or num_heads % num_kv_heads or num_heads // num_kv_heads > 16 or head_dim > 256:
-            raise ValueError(f"unsupported attention shape: {num_heads}/{num_kv_heads} heads of {head_dim}")
+        if (
+            head_dim % 16
+            or num_heads % num_kv_heads
+            or num_heads // num_kv_heads > 16
+            or head_dim > 256
+        ):
+            raise ValueError(
+                f"unsupported attention shape: {num_heads}/{num_kv_heads} heads of {head_dim}"
+            )
         self.num_heads, self.num_kv_heads, self.head_dim = num_heads, num_kv_heads, head_dim
         self.qkv, self.o_proj, self.rotary = qkv, o_proj, rotary
         self.q_norm, self.k_norm = q_norm, k_norm
@@ -54,7 +61,14 @@ class Attention:
         )  # fmt: skip
         o = torch.empty(t, h, d)
         native.paged_attention(
-            q, self.k_cache, self.v_cache, ctx.block_tables, ctx.token_seq, ctx.token_ctx, self.scale, o
+            q,
+            self.k_cache,
+            self.v_cache,
+            ctx.block_tables,
+            ctx.token_seq,
+            ctx.token_ctx,
+            self.scale,
+            o,
         )
         return self.o_proj(o.view(t, h * d))
 

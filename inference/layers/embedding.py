@@ -11,24 +11,27 @@ from inference.q8 import Q8Weight
 
 class Embedding:
     def __init__(self, weight: Q8Weight | torch.Tensor):
-        if isinstance(weight, Q8Weight):
-            self.q8 = Q8Weight(weight.qweight.contiguous(), weight.scales.to(torch.float16).contiguous())
-            self.table = None
-        else:
-            self.q8 = None
-            self.table = weight.to(torch.float32).contiguous()
         self.dim = weight.shape[1]
+        self.table = None
+        self.head = None
+        if isinstance(weight, Q8Weight):
+            # the Linear holds the table in its kernel's layout; lookups read that same storage
+            self.head = Linear(weight)
+        else:
+            self.table = weight.to(torch.float32).contiguous()
 
     def __call__(self, ids: torch.Tensor) -> torch.Tensor:
         if self.table is not None:
             return self.table.index_select(0, ids)
+        part = self.head.parts[0][1]
         out = torch.empty(ids.shape[0], self.dim)
-        native.embed_q8(ids, self.q8.qweight, self.q8.scales, out)
+        embed = native.embed_q8 if part.exact else native.embed_i8_q8
+        embed(ids, part.qweight, part.scales, out)
         return out
 
     def as_linear(self) -> Linear:
-        """The tied output head; the Linear holds the same tensors, not a copy."""
-        return Linear(self.q8 if self.q8 is not None else self.table)
+        """The tied output head; it holds the same tensors, not a copy."""
+        return self.head if self.head is not None else Linear(self.table)
 
     def nbytes(self) -> int:
-        return self.q8.nbytes() if self.q8 is not None else self.table.numel() * 4
+        return self.head.nbytes() if self.head is not None else self.table.numel() * 4

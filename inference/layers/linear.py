@@ -1,4 +1,9 @@
-"""Linear layers over int4, int8 or float32 weights, all computed by the batch-invariant C kernels.
+"""Linear layers over int4, int8 or float32 weights, computed by the batch-invariant C kernels.
+
+Quantized weights run, by default, against int8-quantized activations with integer dot products
+(csrc/int8_linear.c), the way llama.cpp does. Built under ``exact_activations(True)``, they run
+against the float32 activations instead (csrc/cpu_ops.c): slower, and within float32 rounding of a
+float32 matmul with the dequantized weights, which is what oracle tests compare against.
 
 A layer may be several weights side by side (fused q/k/v or gate/up projections): weights of one
 kind are concatenated at load, so the activations are read once; weights of different kinds (a
@@ -6,6 +11,9 @@ mixed-quantization file) each write their own columns of the shared output.
 """
 
 from __future__ import annotations
+
+import contextlib
+import contextvars
 
 import torch
 
@@ -15,59 +23,120 @@ from inference.q8 import Q8Weight
 
 Weight = Int4Weight | Q8Weight | torch.Tensor
 
+_EXACT = contextvars.ContextVar("exact_activations", default=False)
 
-def _q4_blocks(w: Int4Weight) -> tuple[torch.Tensor, torch.Tensor]:
-    """Repack to the kernel's layout: per 32 columns, 16 bytes with column j in the low nibble of
-    byte j and column j + 16 in its high nibble; (scale, min) pairs in float16 when that is exact."""
+
+@contextlib.contextmanager
+def exact_activations(enabled: bool = True):
+    """Layers built inside use float32 activations with quantized weights."""
+    token = _EXACT.set(enabled)
+    try:
+        yield
+    finally:
+        _EXACT.reset(token)
+
+
+def _group32(w: Int4Weight) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scales and mins per 32 columns (larger groups repeat theirs)."""
+    rep = w.group_size // 32
+    return w.scales.repeat_interleave(rep, dim=1), w.mins.repeat_interleave(rep, dim=1)
+
+
+def _compact(*ts: torch.Tensor) -> list[torch.Tensor]:
+    """float16 when every value survives the round trip, float32 otherwise."""
+    ts = [t.to(torch.float32).contiguous() for t in ts]
+    if all(torch.equal(t.to(torch.float16).to(torch.float32), t) for t in ts):
+        return [t.to(torch.float16) for t in ts]
+    return ts
+
+
+def _superblocks(q: torch.Tensor) -> torch.Tensor:
+    """Codes [out, in] -> [out, in // 128 (+ tail), 16 lanes, 2 steps, 4] in column order; the
+    tail super-block keeps only its own lanes."""
+    out, n_in = q.shape
+    full = n_in // 128 * 128
+    head = q[:, :full].reshape(out, -1, 16, 2, 4)
+    tail = q[:, full:].reshape(out, 1, -1, 2, 4) if n_in > full else None
+    return head, tail
+
+
+def _q4_int8_layout(codes: torch.Tensor) -> torch.Tensor:
+    """Per lane, 4 bytes: code(8k + b) | code(8k + 4 + b) << 4 (see csrc/int8_linear.c)."""
+    head, tail = _superblocks(codes)
+    parts = [(p[..., 0, :] | (p[..., 1, :] << 4)).reshape(codes.shape[0], -1) for p in (head, tail) if p is not None]
+    return torch.cat(parts, dim=1).contiguous()
+
+
+def _q8_int8_layout(qweight: torch.Tensor) -> torch.Tensor:
+    """Step 0 then step 1 of each super-block, 4 bytes per lane, stored as w + 128."""
+    head, tail = _superblocks(qweight.view(torch.uint8) ^ 0x80)
+    parts = [p.transpose(2, 3).reshape(qweight.shape[0], -1) for p in (head, tail) if p is not None]
+    return torch.cat(parts, dim=1).contiguous()
+
+
+def _q4_exact_layout(w: Int4Weight) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per 32 columns, 16 bytes with column j in the low nibble of byte j and column j + 16 in its
+    high nibble; (scale, min) pairs."""
     out, n_in = w.shape
     codes = w.codes().reshape(out, n_in // 32, 2, 16)
     qweight = (codes[:, :, 0] | (codes[:, :, 1] << 4)).reshape(out, n_in // 2).contiguous()
-    sm = torch.stack((w.scales, w.mins), dim=-1).to(torch.float32).contiguous()
-    half = sm.to(torch.float16)
-    if torch.equal(half.to(torch.float32), sm):
-        sm = half
-    return qweight, sm
+    scales, mins = _compact(*_group32(w))
+    return qweight, torch.stack((scales, mins), dim=-1).contiguous()
 
 
 class _Part:
     """One weight of a single kind, and the output columns it fills."""
 
-    def __init__(self, weight: Weight, bias: torch.Tensor | None):
+    def __init__(self, weight: Weight, bias: torch.Tensor | None, exact: bool):
         n_out, n_in = weight.shape
         if n_in % 32:
             raise ValueError(f"input width {n_in} is not a multiple of 32")
         self.out_features, self.in_features = n_out, n_in
         self.bias = None if bias is None else bias.to(torch.float32).contiguous()
+        self.exact = exact
         if isinstance(weight, Int4Weight):
             if weight.group_size % 32 or n_in % weight.group_size:
                 raise ValueError(f"int4 group size {weight.group_size} does not tile {n_in}")
             self.kind = "q4"
-            self.group_size = weight.group_size
-            self.qweight, self.sm = _q4_blocks(weight)
+            if exact:
+                self.qweight, self.sm = _q4_exact_layout(weight)
+            else:
+                self.qweight = _q4_int8_layout(weight.codes())
+                self.scales, self.mins = _compact(*_group32(weight))
         elif isinstance(weight, Q8Weight):
             self.kind = "q8"
-            self.qweight, self.scales = weight.qweight.contiguous(), weight.scales.to(torch.float16).contiguous()
+            self.scales = weight.scales.to(torch.float16).contiguous()
+            self.qweight = weight.qweight.contiguous() if exact else _q8_int8_layout(weight.qweight)
         else:
             self.kind = "f32"
             self.weight = weight.to(torch.float32).contiguous()
 
     def tensors(self) -> list[torch.Tensor]:
-        held = {"q4": ("qweight", "sm"), "q8": ("qweight", "scales"), "f32": ("weight",)}[self.kind]
-        return [getattr(self, n) for n in held] + ([self.bias] if self.bias is not None else [])
+        names = {"f32": ("weight",), "q8": ("qweight", "scales")}.get(self.kind)
+        if names is None:
+            names = ("qweight", "sm") if self.exact else ("qweight", "scales", "mins")
+        return [getattr(self, n) for n in names] + ([self.bias] if self.bias is not None else [])
 
     def run(self, x: torch.Tensor, out: torch.Tensor) -> None:
-        if self.kind == "q4":
-            native.linear_q4(x, self.qweight, self.sm, self.group_size, self.bias, out)
-        elif self.kind == "q8":
+        if self.kind == "f32":
+            native.linear_f32(x, self.weight, self.bias, out)
+        elif self.kind == "q4":
+            if self.exact:
+                native.linear_q4(x, self.qweight, self.sm, 32, self.bias, out)
+            else:
+                native.linear_i8_q4(x, self.qweight, self.scales, self.mins, self.bias, out)
+        elif self.exact:
             native.linear_q8(x, self.qweight, self.scales, self.bias, out)
         else:
-            native.linear_f32(x, self.weight, self.bias, out)
+            native.linear_i8_q8(x, self.qweight, self.scales, self.bias, out)
 
 
 def _concat(weights: list[Weight], biases: list[torch.Tensor | None]) -> tuple[Weight, torch.Tensor | None]:
     bias = None
     if any(b is not None for b in biases):
-        bias = torch.cat([torch.zeros(w.shape[0]) if b is None else b.float() for w, b in zip(weights, biases)])
+        bias = torch.cat(
+            [torch.zeros(w.shape[0]) if b is None else b.float() for w, b in zip(weights, biases, strict=True)]
+        )
     first = weights[0]
     if len(weights) == 1:
         return first, bias
@@ -102,6 +171,7 @@ class Linear:
         if len(in_features) != 1:
             raise ValueError(f"fused weights disagree on input width: {in_features}")
         self.in_features = in_features.pop()
+        self.exact = _EXACT.get()
         groups: list[tuple[tuple, list, list]] = []
         for w, b in zip(weights, biases, strict=True):
             if groups and groups[-1][0] == _kind(w):
@@ -112,7 +182,7 @@ class Linear:
         self.parts: list[tuple[int, _Part]] = []
         offset = 0
         for _, ws, bs in groups:
-            part = _Part(*_concat(ws, bs))
+            part = _Part(*_concat(ws, bs), exact=self.exact)
             self.parts.append((offset, part))
             offset += part.out_features
         self.out_features = offset

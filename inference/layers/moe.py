@@ -99,7 +99,9 @@ class SparseMoE:
         self.router, self.experts = router, experts
         self.shared = shared
         self.shared_gate = (
-            None if shared_gate is None else shared_gate.to(torch.float32).contiguous()
+            None
+            if shared_gate is None
+            else shared_gate.to(torch.float32).reshape(1, -1).contiguous()
         )
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,9 @@ class RMSNorm:
         self.weight = weight.to(torch.float32).contiguous()
         self.eps = float(eps)
 
-    def __call__(self, x: torch.Tensor, add: torch.Tensor | None = None, out: torch.Tensor | None = None):
+    def __call__(
+        self, x: torch.Tensor, add: torch.Tensor | None = None, out: torch.Tensor | None = None
+    ):
         """Normalize rows of x. With ``add``: x += add first (in place; x is the residual stream)."""
         if out is None:
             out = torch.empty_like(x)

@@ -19,7 +19,7 @@ from inference.config import ModelConfig
 from inference.context import ForwardContext
 from inference.layers.attention import Attention
 from inference.layers.embedding import Embedding
-from inference.layers.linear import Linear
+from inference.layers.linear import Linear, exact_activations
 from inference.layers.mlp import GatedMLP
 from inference.layers.norm import RMSNorm
 from inference.layers.rotary import RotaryEmbedding, inv_frequencies
@@ -43,12 +43,22 @@ class DecoderLayer:
         return self.mlp(h), residual
 
     def nbytes(self) -> int:
-        return self.attn.nbytes() + self.mlp.nbytes() + self.input_norm.nbytes() + self.post_attention_norm.nbytes()
+        return (
+            self.attn.nbytes()
+            + self.mlp.nbytes()
+            + self.input_norm.nbytes()
+            + self.post_attention_norm.nbytes()
+        )
 
 
 class LlamaForCausalLM:
     def __init__(
-        self, config: ModelConfig, embed: Embedding, layers: list[DecoderLayer], norm: RMSNorm, lm_head: Linear | None
+        self,
+        config: ModelConfig,
+        embed: Embedding,
+        layers: list[DecoderLayer],
+        norm: RMSNorm,
+        lm_head: Linear | None,
     ):
         """lm_head None: tied to the embeddings (sharing their storage)."""
         self.config = config
@@ -58,7 +68,9 @@ class LlamaForCausalLM:
 
     # -- building ---------------------------------------------------------------------------
     @classmethod
-    def from_weights(cls, config: ModelConfig, weights: dict, max_positions: int) -> LlamaForCausalLM:
+    def from_weights(
+        cls, config: ModelConfig, weights: dict, max_positions: int
+    ) -> LlamaForCausalLM:
         rotary = cls.build_rotary(config, weights, max_positions)
         embed = Embedding(weights.pop("model.embed_tokens.weight"))
         layers = []
@@ -69,7 +81,9 @@ class LlamaForCausalLM:
                     cls.build_attention(config, weights, p + "self_attn.", rotary),
                     cls.build_mlp(config, weights, p + "mlp.", i),
                     RMSNorm(weights.pop(p + "input_layernorm.weight"), config.rms_norm_eps),
-                    RMSNorm(weights.pop(p + "post_attention_layernorm.weight"), config.rms_norm_eps),
+                    RMSNorm(
+                        weights.pop(p + "post_attention_layernorm.weight"), config.rms_norm_eps
+                    ),
                 )
             )
         norm = RMSNorm(weights.pop("model.norm.weight"), config.rms_norm_eps)
@@ -80,7 +94,9 @@ class LlamaForCausalLM:
         return cls(config, embed, layers, norm, lm_head)
 
     @classmethod
-    def build_rotary(cls, config: ModelConfig, weights: dict, max_positions: int) -> RotaryEmbedding:
+    def build_rotary(
+        cls, config: ModelConfig, weights: dict, max_positions: int
+    ) -> RotaryEmbedding:
         inv = inv_frequencies(config.head_dim, config.rope_theta, config.rope_scaling)
         factors = weights.pop("rope_freqs", None)  # GGUF's precomputed llama3 frequency factors
         if factors is not None:
@@ -88,14 +104,18 @@ class LlamaForCausalLM:
         return RotaryEmbedding(inv, max_positions)
 
     @classmethod
-    def build_attention(cls, config: ModelConfig, weights: dict, p: str, rotary: RotaryEmbedding) -> Attention:
+    def build_attention(
+        cls, config: ModelConfig, weights: dict, p: str, rotary: RotaryEmbedding
+    ) -> Attention:
         names = ("q_proj", "k_proj", "v_proj")
         qkv = Linear(
             [weights.pop(f"{p}{n}.weight") for n in names],
             [weights.pop(f"{p}{n}.bias", None) for n in names],
         )
         o_proj = Linear(weights.pop(f"{p}o_proj.weight"), weights.pop(f"{p}o_proj.bias", None))
-        return Attention(config.num_heads, config.num_kv_heads, config.head_dim, qkv, o_proj, rotary)
+        return Attention(
+            config.num_heads, config.num_kv_heads, config.head_dim, qkv, o_proj, rotary
+        )
 
     @classmethod
     def build_mlp(cls, config: ModelConfig, weights: dict, p: str, layer: int):
@@ -119,8 +139,17 @@ class LlamaForCausalLM:
     def weight_nbytes(self) -> int:
         """Resident weight bytes (a tied head counted once)."""
         head = 0 if self.tied else self.lm_head.nbytes()
-        return self.embed.nbytes() + sum(layer.nbytes() for layer in self.layers) + self.norm.nbytes() + head
+        return (
+            self.embed.nbytes()
+            + sum(layer.nbytes() for layer in self.layers)
+            + self.norm.nbytes()
+            + head
+        )
 
     def bytes_read_per_token(self) -> int:
         """Weight bytes one decode step reads: every layer and the head (one embedding row aside)."""
-        return sum(layer.nbytes() for layer in self.layers) + self.norm.nbytes() + self.lm_head.nbytes()
+        return (
+            sum(layer.nbytes() for layer in self.layers)
+            + self.norm.nbytes()
+            + self.lm_head.nbytes()
+        )

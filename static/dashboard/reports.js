@@ -6,7 +6,11 @@
   "use strict";
 
   var report = JSON.parse(document.getElementById("report-data").textContent);
-  var days = report.days.map(function (d) { return d.day; });
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  var days = report.days.map(function (d) { // "2026-11-29" -> "Nov 29"
+    var parts = d.day.split("-");
+    return MONTHS[Number(parts[1]) - 1] + " " + Number(parts[2]);
+  });
   var BLUE = "#1f6feb", ORANGE = "#d97706", GREEN = "#2da44e", RED = "#cf222e", GREY = "#8c959f";
 
   Chart.defaults.font.family = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
@@ -22,7 +26,7 @@
 
   function line(label, data, color) {
     return { label: label, data: data, borderColor: color, backgroundColor: color,
-             spanGaps: true, tension: 0.25, pointRadius: 3 };
+             spanGaps: true, cubicInterpolationMode: "monotone", pointRadius: 3 };
   }
 
   function bar(label, data, color) {

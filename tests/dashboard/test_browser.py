@@ -59,7 +59,7 @@ def log_in(page, base_url, username):
     expect(page.locator("#live-status")).to_have_text("live", timeout=15_000)
 
 
-def test_staff_see_a_shopper_live_take_over_and_answer(browser, live_stack, demo_store):
+def test_staff_see_a_shopper_live_take_over_and_answer(browser, live_stack, demo_store, tmp_path):
     make_staff("sam", demo_store, first_name="Sam")
     desk = browser.new_page()
     log_in(desk, live_stack.base_url, "sam")
@@ -76,8 +76,9 @@ def test_staff_see_a_shopper_live_take_over_and_answer(browser, live_stack, demo
     expect(row).to_be_visible(timeout=15_000)
     expect(shop.locator(f"{WIDGET} .msg.bot:not(.streaming)")).to_be_visible(timeout=120_000)
     expect(desk.locator("#inbox tbody tr .role.bot")).to_be_visible(timeout=15_000)
+    desk.screenshot(path=str(tmp_path / "inbox.png"))
 
-    row.locator("a").first.click()
+    desk.locator("#inbox tbody tr a").first.click()
     reply = Message.objects.get(conversation__store=demo_store, role="bot")
     bot_row = desk.locator(f'#messages li.bot[data-id="{reply.pk}"]')
     expect(bot_row.locator(".text")).to_have_text(reply.text)
@@ -100,6 +101,8 @@ def test_staff_see_a_shopper_live_take_over_and_answer(browser, live_stack, demo
     shop.wait_for_timeout(2_000)
     expect(shop.locator(f"{WIDGET} .msg.bot")).to_have_count(1)
     assert Message.objects.filter(conversation__store=demo_store, role="bot").count() == 1
+    desk.screenshot(path=str(tmp_path / "conversation.png"))
+    shop.screenshot(path=str(tmp_path / "widget.png"))
     desk.close()
     shop.close()
 

@@ -31,7 +31,11 @@ def chat(store_a):  # store_a costs 3.6 per hour: 1 s of shared engine time cost
     return conversation(
         store_a,
         [
-            ("shopper", "=HYPERLINK(\"http://evil\") Do your boots run small?", at("2026-03-01 10:00:00")),
+            (
+                "shopper",
+                '=HYPERLINK("http://evil") Do your boots run small?',
+                at("2026-03-01 10:00:00"),
+            ),
             ("bot", "Our boots run half a size small.", at("2026-03-01 10:00:02"), USAGE),
             ("shopper", "Thanks, and shipping to Canada?", at("2026-03-01 10:01:00")),
         ],
@@ -47,10 +51,12 @@ def download(client, name, **query) -> str:
 
 
 def test_messages_csv_has_every_message_its_usage_and_cost(agent_a, chat):
-    rows = list(csv.DictReader(io.StringIO(download(logged_in(agent_a), "messages.csv", state="all"))))
+    rows = list(
+        csv.DictReader(io.StringIO(download(logged_in(agent_a), "messages.csv", state="all")))
+    )
     assert [r["role"] for r in rows] == ["shopper", "bot", "shopper"]
     # A cell a spreadsheet would run as a formula is kept as text.
-    assert rows[0]["text"] == "'=HYPERLINK(\"http://evil\") Do your boots run small?"
+    assert rows[0]["text"] == '\'=HYPERLINK("http://evil") Do your boots run small?'
     bot = rows[1]
     assert bot["text"] == "Our boots run half a size small."
     assert (bot["prompt_tokens"], bot["cached_prompt_tokens"], bot["completion_tokens"]) == (
@@ -96,7 +102,9 @@ def test_search_finds_words_in_transcripts(agent_a, chat, store_a):
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="stemming is PostgreSQL's")
 def test_postgres_search_stems_and_understands_web_syntax(agent_a, chat, store_a):
     other = conversation(store_a, [("shopper", "My boot broke, can I return it?", None)])
-    found = {m.conversation_id for m in search.matching_messages(store_a.conversations.all(), "boot")}
+    found = {
+        m.conversation_id for m in search.matching_messages(store_a.conversations.all(), "boot")
+    }
     assert found == {chat.pk, other.pk}  # "boots" matches "boot"
     found = {
         m.conversation_id
@@ -104,7 +112,5 @@ def test_postgres_search_stems_and_understands_web_syntax(agent_a, chat, store_a
     }
     assert found == {other.pk}
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT 1 FROM pg_indexes WHERE indexname = 'dashboard_message_text_search'"
-        )
+        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = 'dashboard_message_text_search'")
         assert cursor.fetchone() == (1,)

@@ -20,13 +20,13 @@ from chatbot.engine import get_engine
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 MAX_TOKENS = 300
-LONG_ANSWER = "Write a long, detailed guide to choosing rain boots, with at least ten numbered tips."
+LONG_ANSWER = (
+    "Write a long, detailed guide to choosing rain boots, with at least ten numbered tips."
+)
 
 
 @override_settings(REPLY_MAX_TOKENS=MAX_TOKENS, REPLY_TEMPERATURE=0.0)
-async def test_takeover_aborts_the_streaming_reply_and_the_widget_sees_the_person(
-    store_a, agent_a
-):
+async def test_takeover_aborts_the_streaming_reply_and_the_widget_sees_the_person(store_a, agent_a):
     await sync_to_async(get_engine)()  # load the model before the clock matters
     shopper = widget(store_a)
     assert await shopper.connect()

@@ -41,7 +41,9 @@ class BlockPool(RuleBasedStateMachine):
     @rule(data=st.data())
     def compute(self, data):
         seq = data.draw(st.sampled_from(self.live))
-        seq.num_computed_tokens = data.draw(st.integers(seq.num_computed_tokens, len(seq.token_ids)))
+        seq.num_computed_tokens = data.draw(
+            st.integers(seq.num_computed_tokens, len(seq.token_ids))
+        )
         self.bm.register(seq)
 
     @precondition(lambda self: self.live)

@@ -26,8 +26,12 @@ COMMON = dict(
     initializer_range=0.25,
 )
 FAMILIES = {
-    "llama": lambda tie: LlamaForCausalLM(LlamaConfig(**COMMON, tie_word_embeddings=tie, rope_theta=10000.0)),
-    "qwen2": lambda tie: Qwen2ForCausalLM(Qwen2Config(**COMMON, tie_word_embeddings=tie, rope_theta=1000000.0)),
+    "llama": lambda tie: LlamaForCausalLM(
+        LlamaConfig(**COMMON, tie_word_embeddings=tie, rope_theta=10000.0)
+    ),
+    "qwen2": lambda tie: Qwen2ForCausalLM(
+        Qwen2Config(**COMMON, tie_word_embeddings=tie, rope_theta=1000000.0)
+    ),
 }
 
 
@@ -56,7 +60,12 @@ def _ours(hf, family: str, int4: bool):
     return model
 
 
-CASES = [("llama", False, False), ("llama", True, True), ("qwen2", False, True), ("qwen2", True, False)]
+CASES = [
+    ("llama", False, False),
+    ("llama", True, True),
+    ("qwen2", False, True),
+    ("qwen2", True, False),
+]
 
 
 @pytest.mark.parametrize("family,tie,int4", CASES)
@@ -86,7 +95,12 @@ def test_prefill_logits_match_transformers(family, tie, int4):
 @pytest.mark.parametrize("family,tie,int4", CASES)
 def test_32_greedy_tokens_match_transformers(family, tie, int4):
     hf = _hf_model(family, tie, int4)
-    engine = LLMEngine(_ours(hf, family, int4), byte_tokenizer(), EngineConfig(block_size=8, kv_cache_bytes=2**20), autostart=False)
+    engine = LLMEngine(
+        _ours(hf, family, int4),
+        byte_tokenizer(),
+        EngineConfig(block_size=8, kv_cache_bytes=2**20),
+        autostart=False,
+    )
     prompt = torch.randint(0, 256, (21,), generator=torch.Generator().manual_seed(5)).tolist()
     hf.generation_config.eos_token_id = None  # run the full 32 tokens, as ignore_eos does
     with torch.no_grad():

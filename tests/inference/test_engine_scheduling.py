@@ -4,29 +4,74 @@ alone, and no KV block leaks."""
 
 import functools
 
+import torch
 from hypothesis import HealthCheck, event, given, settings, target
 from hypothesis import strategies as st
 from tiny_models import tiny_engine
 
 from inference.sampling import SamplingParams
 
-SHARED = [72, 101, 108, 108, 111, 32, 116, 104, 101, 114, 101, 44, 32, 115, 116, 111, 114, 101, 33, 10]
+SHARED = [
+    72,
+    101,
+    108,
+    108,
+    111,
+    32,
+    116,
+    104,
+    101,
+    114,
+    101,
+    44,
+    32,
+    115,
+    116,
+    111,
+    114,
+    101,
+    33,
+    10,
+]
 BLOCK_BYTES = 2 * 2 * 4 * 2 * 16 * 4  # K and V, 2 layers, 4 tokens, 2 kv heads of 16 floats
+
+
+def record_logits(engine) -> dict:
+    """Observe the runner: (request id, tokens so far) -> the logits row that chose the next token."""
+    seen = {}
+    run = engine.runner.run
+
+    def recording_run(batch):
+        logits, sampled = run(batch)
+        for row, seq in zip(logits, sampled, strict=True):
+            seen[(seq.request_id, len(seq.token_ids))] = row.clone()
+        return logits, sampled
+
+    engine.runner.run = recording_run
+    return seen
 
 
 @functools.cache
 def _reference_engine():
-    return tiny_engine(kv_cache_bytes=256 * BLOCK_BYTES)
+    engine = tiny_engine(kv_cache_bytes=256 * BLOCK_BYTES)
+    return engine, record_logits(engine)
 
 
 @functools.cache
-def alone(prompt: tuple[int, ...], max_tokens: int, ignore_eos: bool) -> tuple[tuple[int, ...], str]:
-    engine = _reference_engine()
-    stream = engine.submit_tokens(list(prompt), SamplingParams(max_tokens=max_tokens, ignore_eos=ignore_eos))
+def alone(
+    prompt: tuple[int, ...], max_tokens: int, ignore_eos: bool
+) -> tuple[tuple[int, ...], str, tuple]:
+    """Tokens, finish reason and per-token logits of the request run by itself."""
+    engine, seen = _reference_engine()
+    stream = engine.submit_tokens(
+        list(prompt), SamplingParams(max_tokens=max_tokens, ignore_eos=ignore_eos)
+    )
     while engine.step():
         pass
     list(stream)
-    return tuple(stream.token_ids), stream.usage.finish_reason
+    rid = stream.request_id
+    logits = tuple(seen.pop((rid, len(prompt) + i)) for i in range(len(stream.token_ids)))
+    return tuple(stream.token_ids), stream.usage.finish_reason, logits
 
 
 def _drain(engine):
@@ -39,7 +84,9 @@ request = st.fixed_dictionaries(
         "prompt": st.one_of(
             st.lists(st.integers(0, 256), min_size=1, max_size=24),
             st.integers(1, len(SHARED)).flatmap(
-                lambda n: st.lists(st.integers(0, 255), max_size=12).map(lambda tail: SHARED[:n] + tail)
+                lambda n: st.lists(st.integers(0, 255), max_size=12).map(
+                    lambda tail: SHARED[:n] + tail
+                )
             ),
         ),
         "max_tokens": st.integers(1, 14),
@@ -60,15 +107,20 @@ request = st.fixed_dictionaries(
 )
 def test_outputs_equal_running_alone(requests, num_blocks, max_batched, max_seqs):
     engine = tiny_engine(
-        kv_cache_bytes=num_blocks * BLOCK_BYTES, max_num_batched_tokens=max_batched, max_num_seqs=max_seqs
+        kv_cache_bytes=num_blocks * BLOCK_BYTES,
+        max_num_batched_tokens=max_batched,
+        max_num_seqs=max_seqs,
     )
+    seen = record_logits(engine)
     streams = {}
     step = 0
     while len(streams) < len(requests) or engine.has_work():
         for i, r in enumerate(requests):
             if r["arrival"] == step:
                 params = SamplingParams(max_tokens=r["max_tokens"], ignore_eos=r["ignore_eos"])
-                streams[i] = engine.submit_tokens(r["prompt"], params, request_id=f"r{i}", priority=r["priority"])
+                streams[i] = engine.submit_tokens(
+                    r["prompt"], params, request_id=f"r{i}", priority=r["priority"]
+                )
             if r["abort_at"] == step and i in streams:
                 engine.abort(f"r{i}")
         engine.step()
@@ -77,7 +129,9 @@ def test_outputs_equal_running_alone(requests, num_blocks, max_batched, max_seqs
     for i, r in enumerate(requests):
         text = "".join(streams[i])
         usage = streams[i].usage
-        tokens, reason = alone(tuple(r["prompt"]), r["max_tokens"], r["ignore_eos"])
+        tokens, reason, logits = alone(tuple(r["prompt"]), r["max_tokens"], r["ignore_eos"])
+        for j in range(len(streams[i].token_ids)):  # bit for bit, not merely the same argmax
+            assert torch.equal(seen[(f"r{i}", len(r["prompt"]) + j)], logits[j])
         if usage.finish_reason == "abort":
             assert tuple(streams[i].token_ids) == tokens[: len(streams[i].token_ids)]
         else:
@@ -96,17 +150,21 @@ def test_outputs_equal_running_alone(requests, num_blocks, max_batched, max_seqs
 def test_preemption_recomputes_the_same_tokens():
     engine = tiny_engine(kv_cache_bytes=16 * BLOCK_BYTES, max_num_batched_tokens=64)
     prompts = [SHARED[: 4 + 3 * i] + [i] for i in range(5)]
-    streams = [engine.submit_tokens(p, SamplingParams(max_tokens=30, ignore_eos=True)) for p in prompts]
+    streams = [
+        engine.submit_tokens(p, SamplingParams(max_tokens=30, ignore_eos=True)) for p in prompts
+    ]
     _drain(engine)
     assert engine.scheduler.num_preemptions > 0
-    for p, s in zip(prompts, streams):
+    for p, s in zip(prompts, streams, strict=True):
         list(s)
         assert tuple(s.token_ids) == alone(tuple(p), 30, True)[0]
 
 
 def test_abort_frees_blocks_within_one_step():
     engine = tiny_engine(kv_cache_bytes=64 * BLOCK_BYTES)
-    stream = engine.submit_tokens(SHARED, SamplingParams(max_tokens=50, ignore_eos=True), request_id="x")
+    stream = engine.submit_tokens(
+        SHARED, SamplingParams(max_tokens=50, ignore_eos=True), request_id="x"
+    )
     for _ in range(3):
         engine.step()
     assert engine.blocks.num_free < engine.blocks.num_blocks - len(engine.blocks.cached)
@@ -121,10 +179,14 @@ def test_abort_frees_blocks_within_one_step():
 def test_shopper_request_preempts_background_work():
     engine = tiny_engine(kv_cache_bytes=64 * BLOCK_BYTES, max_num_seqs=1)
     done = []
-    background = engine.submit_tokens(SHARED, SamplingParams(max_tokens=20, ignore_eos=True), priority=1)
+    background = engine.submit_tokens(
+        SHARED, SamplingParams(max_tokens=20, ignore_eos=True), priority=1
+    )
     engine.step()
     engine.step()
-    shopper = engine.submit_tokens(SHARED[:9], SamplingParams(max_tokens=5, ignore_eos=True), priority=0)
+    shopper = engine.submit_tokens(
+        SHARED[:9], SamplingParams(max_tokens=5, ignore_eos=True), priority=0
+    )
     while engine.has_work():
         engine.step()
         for name, s in (("background", background), ("shopper", shopper)):
@@ -153,8 +215,10 @@ def test_background_thread_serves_concurrent_streams():
     engine = tiny_engine(kv_cache_bytes=64 * BLOCK_BYTES)
     engine.autostart = True
     prompts = [SHARED[:n] for n in (5, 9, 13)]
-    streams = [engine.submit_tokens(p, SamplingParams(max_tokens=6, ignore_eos=True)) for p in prompts]
-    for p, s in zip(prompts, streams):
+    streams = [
+        engine.submit_tokens(p, SamplingParams(max_tokens=6, ignore_eos=True)) for p in prompts
+    ]
+    for p, s in zip(prompts, streams, strict=True):
         "".join(s)
         assert tuple(s.token_ids) == alone(tuple(p), 6, True)[0]
         assert 0 < s.usage.shared_engine_seconds <= s.usage.engine_seconds

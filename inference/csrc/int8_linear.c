@@ -1,0 +1,225 @@
+/* Linear layers with int8 activations and integer dot products (AVX-512 VNNI), as llama.cpp does.
+ *
+ * Each row of x is quantized per 32 columns (scale = max|x| / 127, round to nearest). Weights are
+ * 4-bit codes with a scale and a minimum per 32 columns (Q4_0/Q4_1 and other group-32 int4) or
+ * int8 with a scale per 32 columns (Q8_0). Per 128-column super-block (SB) the integer products
+ * are summed by vpdpbusd into 16 lanes of 8 columns, then scaled in float:
+ *     y[m, n] = sum_SB sum_lane I * sx * d  +  sum_groups min * (exact float sum of x over the group)
+ * Every output is one accumulation chain in a fixed order, whatever the number of rows, so results
+ * are batch invariant, as in cpu_ops.c.
+ *
+ * Layouts (built once at load by inference/layers/linear.py), per row, per SB:
+ *   lane k (0..15) holds columns 8k..8k+7; a vpdpbusd step s (0, 1) takes columns 8k+4s..8k+4s+3.
+ *   q4: 4 bytes per lane, byte b = code(8k+b) | code(8k+4+b) << 4      (64 bytes per SB)
+ *   q8: step 0 then step 1, 4 bytes per lane each, stored as w + 128     (128 bytes per SB)
+ * A last, partial SB (K % 128 columns) keeps only its lanes; nothing is padded in memory.
+ */
+#include <immintrin.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern int n_threads;
+
+enum { Q4H, Q4F, Q8 };
+
+/* Per row: the quantized x in step order, its scale per lane, the exact group sums and, for
+ * unsigned-offset q8 weights, 128 * (sum of each lane's codes). */
+typedef struct {
+    int8_t *q;     /* [M, nsb * 128] */
+    float *sx;     /* [M, nsb * 16]  */
+    float *xs;     /* [M, nsb * 4]   */
+    int32_t *corr; /* [M, nsb * 16]  */
+    int64_t nsb;
+} ActQ;
+
+static void quantize_rows(const float *x, int64_t M, int64_t K, ActQ *a) {
+    int64_t nsb = a->nsb;
+#pragma omp parallel for schedule(static) num_threads(n_threads) if(M > 8)
+    for (int64_t m = 0; m < M; m++) {
+        for (int64_t j = 0; j < nsb; j++) {
+            int8_t tmp[128] __attribute__((aligned(64)));
+            float sx[16];
+            memset(tmp, 0, sizeof tmp);
+            for (int g = 0; g < 4; g++) {
+                int64_t c = j * 128 + g * 32;
+                float d = 0.0f, sum = 0.0f;
+                if (c < K) {
+                    __m512 v0 = _mm512_loadu_ps(x + m * K + c), v1 = _mm512_loadu_ps(x + m * K + c + 16);
+                    __m512 amax = _mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1));
+                    d = _mm512_reduce_max_ps(amax) / 127.0f;
+                    __m512 id = _mm512_set1_ps(d > 0.0f ? 1.0f / d : 0.0f);
+                    _mm_storeu_si128((__m128i *)(tmp + g * 32), _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v0, id))));
+                    _mm_storeu_si128((__m128i *)(tmp + g * 32 + 16), _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v1, id))));
+                    sum = _mm512_reduce_add_ps(_mm512_add_ps(v0, v1));
+                }
+                a->xs[m * nsb * 4 + j * 4 + g] = sum;
+                for (int k = 0; k < 4; k++) sx[g * 4 + k] = d;
+            }
+            /* dwords 2k + s of the natural order go to lane k of step s */
+            __m512i lo = _mm512_load_si512(tmp), hi = _mm512_load_si512(tmp + 64);
+            __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+            __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+            __m512i s0 = _mm512_permutex2var_epi32(lo, even, hi), s1 = _mm512_permutex2var_epi32(lo, odd, hi);
+            int8_t *dst = a->q + m * nsb * 128 + j * 128;
+            _mm512_storeu_si512(dst, s0);
+            _mm512_storeu_si512(dst + 64, s1);
+            _mm512_storeu_ps(a->sx + (m * nsb + j) * 16, _mm512_loadu_ps(sx));
+            __m512i ones = _mm512_set1_epi8(1);
+            __m512i lane_sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, s0), ones, s1);
+            _mm512_storeu_si512(a->corr + (m * nsb + j) * 16, _mm512_slli_epi32(lane_sum, 7));
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) __m512 expand4(__m128 v) {
+    const __m512i idx = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(v));
+}
+
+/* 4 (or fewer, at the tail) consecutive per-group values of one row as a lane vector. */
+static inline __attribute__((always_inline)) __m512 group_vec(int f16, const void *p, int64_t i, int ng) {
+    __mmask8 mk = (__mmask8)((1u << ng) - 1u);
+    __m128 v = f16 ? _mm_cvtph_ps(_mm_maskz_loadu_epi16(mk, (const uint16_t *)p + i))
+                   : _mm_maskz_loadu_ps(mk, (const float *)p + i);
+    return expand4(v);
+}
+
+static inline __attribute__((always_inline)) void
+tile_i8(int kind, int R, int C, const ActQ *a, int64_t K, const uint8_t *w, const void *sc,
+        const void *mn, const float *bias, int64_t m0, int64_t n0, float *y, int64_t ldy) {
+    const int f16 = kind != Q4F;
+    const int64_t nsb = a->nsb, ngroups = K / 32;
+    const int64_t row_bytes = kind == Q8 ? K : K / 2;
+    __m512 acc[8][4];
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; r++)
+        _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < nsb; j++) {
+        int64_t cols = K - j * 128 < 128 ? K - j * 128 : 128;
+        int lanes = (int)(cols / 8);
+        __mmask64 mk = lanes == 16 ? ~(__mmask64)0 : (((__mmask64)1 << (4 * lanes)) - 1);
+        __m512i w0[4], w1[4];
+        __m512 dv[4];
+        _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) {
+            const uint8_t *p = w + (n0 + c) * row_bytes + j * (kind == Q8 ? 128 : 64);
+            if (kind == Q8) {
+                w0[c] = _mm512_maskz_loadu_epi8(mk, p);
+                w1[c] = _mm512_maskz_loadu_epi8(mk, p + 4 * lanes);
+            } else {
+                __m512i b = _mm512_maskz_loadu_epi8(mk, p);
+                __m512i nib = _mm512_set1_epi8(0x0F);
+                w0[c] = _mm512_and_si512(b, nib);
+                w1[c] = _mm512_and_si512(_mm512_srli_epi16(b, 4), nib);
+            }
+            dv[c] = group_vec(f16, sc, (n0 + c) * ngroups + j * 4, (int)(cols / 32));
+        }
+        _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) {
+            const int8_t *xq = a->q + (m0 + r) * nsb * 128 + j * 128;
+            __m512i xa = _mm512_loadu_si512(xq), xb = _mm512_loadu_si512(xq + 64);
+            __m512 sx = _mm512_loadu_ps(a->sx + ((m0 + r) * nsb + j) * 16);
+            __m512i corr = kind == Q8 ? _mm512_loadu_si512(a->corr + ((m0 + r) * nsb + j) * 16) : _mm512_setzero_si512();
+            _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) {
+                __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), w0[c], xa), w1[c], xb);
+                if (kind == Q8) dot = _mm512_sub_epi32(dot, corr);
+                acc[r][c] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(dot), sx), dv[c], acc[r][c]);
+            }
+        }
+    }
+    if (kind != Q8) { /* the minimum times the exact sum of x over each group */
+        for (int64_t g = 0; g < ngroups; g += 16) {
+            int cnt = ngroups - g < 16 ? (int)(ngroups - g) : 16;
+            __mmask16 mk = (__mmask16)((1u << cnt) - 1u);
+            _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) {
+                const int64_t i = (n0 + c) * ngroups + g;
+                __m512 mv = f16 ? _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, (const uint16_t *)mn + i))
+                                : _mm512_maskz_loadu_ps(mk, (const float *)mn + i);
+                _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) {
+                    __m512 xs = _mm512_maskz_loadu_ps(mk, a->xs + (m0 + r) * nsb * 4 + g);
+                    acc[r][c] = _mm512_fmadd_ps(mv, xs, acc[r][c]);
+                }
+            }
+        }
+    }
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; r++)
+        _Pragma("GCC unroll 4") for (int c = 0; c < C; c++)
+            y[(m0 + r) * ldy + n0 + c] = _mm512_reduce_add_ps(acc[r][c]) + (bias ? bias[n0 + c] : 0.0f);
+}
+
+#define N_CHUNK 16
+#define TILE_ROW_I8(kind, R, C)                                                                \
+    do {                                                                                       \
+        int64_t n = n_lo;                                                                      \
+        for (; n + C <= n_hi; n += C) tile_i8(kind, R, C, a, K, w, sc, mn, bias, m0, n, y, ldy); \
+        for (; n < n_hi; n++) tile_i8(kind, R, 1, a, K, w, sc, mn, bias, m0, n, y, ldy);      \
+    } while (0)
+
+static inline __attribute__((always_inline)) void
+chunk_i8(int kind, int64_t ch, const ActQ *a, int64_t M, int64_t K, const uint8_t *w,
+         const void *sc, const void *mn, const float *bias, int64_t N, float *y, int64_t ldy) {
+    int64_t n_lo = ch * N_CHUNK, n_hi = n_lo + N_CHUNK < N ? n_lo + N_CHUNK : N;
+    int64_t m0 = 0;
+    for (; m0 + 8 <= M; m0 += 8) TILE_ROW_I8(kind, 8, 2);
+    for (; m0 + 4 <= M; m0 += 4) TILE_ROW_I8(kind, 4, 4);
+    for (; m0 + 2 <= M; m0 += 2) TILE_ROW_I8(kind, 2, 4);
+    for (; m0 < M; m0++) TILE_ROW_I8(kind, 1, 4);
+}
+
+static int act_alloc(ActQ *a, int64_t M, int64_t K) {
+    a->nsb = (K + 127) / 128;
+    a->q = aligned_alloc(64, (size_t)(M * a->nsb * 128));
+    a->sx = aligned_alloc(64, (size_t)(M * a->nsb * 16 * 4));
+    a->xs = aligned_alloc(64, (size_t)(M * a->nsb * 4 * 4 + 64));
+    a->corr = aligned_alloc(64, (size_t)(M * a->nsb * 16 * 4));
+    return a->q && a->sx && a->xs && a->corr;
+}
+
+static void act_free(ActQ *a) {
+    free(a->q);
+    free(a->sx);
+    free(a->xs);
+    free(a->corr);
+}
+
+#define LINEAR_I8(kind)                                                                        \
+    ActQ act;                                                                                  \
+    if (!act_alloc(&act, M, K)) {                                                              \
+        act_free(&act);                                                                        \
+        return -1;                                                                             \
+    }                                                                                          \
+    quantize_rows(x, M, K, &act);                                                              \
+    const ActQ *a = &act;                                                                      \
+    int64_t chunks = (N + N_CHUNK - 1) / N_CHUNK;                                              \
+    _Pragma("omp parallel for schedule(static) num_threads(n_threads) if(M * N * K > 65536)")  \
+    for (int64_t ch = 0; ch < chunks; ch++) chunk_i8(kind, ch, a, M, K, w, sc, mn, bias, N, y, ldy); \
+    act_free(&act);                                                                            \
+    return 0;
+
+int linear_i8_q4h(const float *x, int64_t M, int64_t K, const uint8_t *w, const uint16_t *sc,
+                  const uint16_t *mn, const float *bias, int64_t N, float *y, int64_t ldy) {
+    LINEAR_I8(Q4H)
+}
+
+int linear_i8_q4f(const float *x, int64_t M, int64_t K, const uint8_t *w, const float *sc,
+                  const float *mn, const float *bias, int64_t N, float *y, int64_t ldy) {
+    LINEAR_I8(Q4F)
+}
+
+int linear_i8_q8(const float *x, int64_t M, int64_t K, const uint8_t *w, const uint16_t *sc,
+                 const float *bias, int64_t N, float *y, int64_t ldy) {
+    const void *mn = NULL;
+    LINEAR_I8(Q8)
+}
+
+/* Rows of a q8 table in the layout above (a tied embedding), dequantized exactly. */
+void embed_i8_q8(const int64_t *ids, int64_t T, const uint8_t *w, const uint16_t *sc, int64_t K,
+                 float *out) {
+    for (int64_t t = 0; t < T; t++) {
+        const uint8_t *row = w + ids[t] * K;
+        for (int64_t c = 0; c < K; c++) {
+            int64_t j = c / 128, r = c % 128, k = r / 8, s = (r % 8) / 4, b = r % 4;
+            int64_t lanes = K - j * 128 < 128 ? (K - j * 128) / 8 : 16;
+            int8_t q = (int8_t)(row[j * 128 + s * 4 * lanes + 4 * k + b] ^ 0x80);
+            out[t * K + c] = (float)q * _cvtsh_ss(sc[ids[t] * (K / 32) + c / 32]);
+        }
+    }
+}
