@@ -204,3 +204,6 @@ WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 WEBHOOK_BACKOFF_SECONDS = env.float("WEBHOOK_BACKOFF_SECONDS", default=10.0)  # doubles per attempt
 WEBHOOK_BACKOFF_MAX_SECONDS = env.float("WEBHOOK_BACKOFF_MAX_SECONDS", default=300.0)
+# OpenAI-compatible /v1/chat/completions on the same workers (chatbot/api/completions.py).
+COMPLETIONS_MAX_TOKENS = env.int("COMPLETIONS_MAX_TOKENS", default=512)
+COMPLETIONS_TIMEOUT_SECONDS = env.float("COMPLETIONS_TIMEOUT_SECONDS", default=300.0)

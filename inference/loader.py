@@ -45,19 +45,22 @@ def read_checkpoint(path: str):
     raise ValueError(f"{path!r} is neither a .gguf file nor a directory with config.json")
 
 
-def build_model(config, weights: dict, max_positions: int):
+def build_model(config, weights: dict, max_positions: int, exact: bool = False):
     if config.architecture not in MODEL_REGISTRY:
         raise NotImplementedError(f"architecture {config.architecture!r} is not supported")
-    return MODEL_REGISTRY[config.architecture].from_weights(config, weights, max_positions)
+    return MODEL_REGISTRY[config.architecture].from_weights(config, weights, max_positions, exact)
 
 
-def load(name_or_path: str, *, autostart: bool = True, **engine_options) -> LLMEngine:
+def load(
+    name_or_path: str, *, autostart: bool = True, exact: bool = False, **engine_options
+) -> LLMEngine:
     """Load a model by short name (``smollm2-135m-instruct``) or path; ``engine_options`` are
-    ``EngineConfig`` fields (``kv_cache_bytes``, ``max_num_seqs``, ...)."""
+    ``EngineConfig`` fields (``kv_cache_bytes``, ``max_num_seqs``, ...). ``exact``: quantized
+    weights meet float32 activations instead of int8 ones (slower; for verification)."""
     path = resolve(name_or_path)
     config = EngineConfig(**engine_options)
     model_config, weights, tokenizer = read_checkpoint(path)
     max_positions = config.max_model_len or model_config.max_position_embeddings
-    model = build_model(model_config, weights, max_positions)
+    model = build_model(model_config, weights, max_positions, exact)
     name = name_or_path if name_or_path in MODEL_NAMES else Path(path).name
     return LLMEngine(model, tokenizer, config, model_name=name, autostart=autostart)

@@ -1,15 +1,22 @@
 """The shopper's WebSocket: /ws/v1/chat/?key=<widget key>&shopper=<id>[&conversation=<id>]."""
 
 import json
+import logging
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import DatabaseError
+from kombu.exceptions import OperationalError as BrokerError
 
 from chatbot.dashboard import outcomes
 from chatbot.integrations import identity
+from chatbot.reliability.limits import FrameBudget
 
 from . import protocol, services
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 2.0
 
 
 def _query(scope) -> dict[str, str]:
@@ -76,7 +83,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         query = _query(self.scope)
         shopper = query.get("shopper", "")
         raw_conversation = query.get("conversation", "")
-        conversation_id = int(raw_conversation) if raw_conversation.isdigit() else None
+        # isascii: "²".isdigit() is true too; 18 digits: always inside a bigint.
+        plain_number = raw_conversation.isascii() and raw_conversation.isdigit()
+        conversation_id = (
+            int(raw_conversation) if plain_number and len(raw_conversation) <= 18 else None
+        )
         if not services.SHOPPER_ID.match(shopper):
             await self.close()
             return
@@ -86,6 +97,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.conversation is None:
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return
+        self.budget = FrameBudget()
         await self.channel_layer.group_add(self.conversation.group_name, self.channel_name)
         await self.accept()
         await self._send(await _hello(self.conversation))
@@ -95,11 +107,39 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(self.conversation.group_name, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
+        wait = self.budget.take()
+        if wait:
+            await self._send(
+                {
+                    "type": "error",
+                    "code": "rate_limited",
+                    "message": "Too many messages at once: wait a moment, then send again.",
+                    "retry_after": max(0.01, round(wait, 2)),
+                }
+            )
+            return
         try:
             request = protocol.parse(text_data, bytes_data)
         except protocol.ProtocolError as error:
             await self._send(error.frame())
             return
+        try:
+            await self._handle(request)
+        except (DatabaseError, BrokerError):
+            # Nothing was acknowledged, so the widget still holds the message and may resend it.
+            log.exception("conversation %s: a chat frame failed", self.conversation.pk)
+            failed = {
+                "type": "error",
+                "code": "unavailable",
+                "message": "The chat is busy: please try again in a moment.",
+                "retry_after": RETRY_AFTER_SECONDS,
+            }
+            if isinstance(request, protocol.ShopperMessage):
+                failed["message"] = "Your message could not be saved yet. It will be sent again."
+                failed["client_msg_id"] = request.client_msg_id
+            await self._send(failed)
+
+    async def _handle(self, request):
         if isinstance(request, protocol.Resume):
             for message in await _missed(self.conversation, request.last_message_id):
                 await self._send({"type": "message", "message": message})

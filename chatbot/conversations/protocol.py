@@ -8,11 +8,19 @@ Anything else is answered with an error frame {"type": "error", "code", "message
 """
 
 import json
+import re
 from dataclasses import dataclass
 
 VERSION = 1
 MAX_TEXT_CHARS = 4000
 MAX_CLIENT_MSG_ID_CHARS = 64
+# The largest frame read: a full message of JSON-escaped emoji fits. Also the ASGI server's
+# --ws-max-size, which closes the socket (1009) on anything larger before it is even buffered.
+MAX_FRAME_BYTES = 64 * 1024
+MAX_MESSAGE_ID = 2**63 - 1  # a bigint primary key
+# What a database text column cannot hold: NUL, and halves of a UTF-16 surrogate pair
+# (JSON escapes like "\ud83d" decode to them).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class ProtocolError(Exception):
@@ -47,9 +55,11 @@ def parse(text_data: str | None, bytes_data: bytes | None) -> ShopperMessage | R
     """Turn one WebSocket frame into a request, or raise ProtocolError."""
     if text_data is None:
         raise ProtocolError("binary_frame", "Frames must be JSON text.")
+    if len(text_data) > MAX_FRAME_BYTES:
+        raise ProtocolError("frame_too_large", f"Frames are limited to {MAX_FRAME_BYTES} bytes.")
     try:
         frame = json.loads(text_data)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
         raise ProtocolError("malformed_json", "The frame is not valid JSON.") from None
     if not isinstance(frame, dict):
         raise ProtocolError("bad_frame", "A frame must be a JSON object.")
@@ -58,7 +68,7 @@ def parse(text_data: str | None, bytes_data: bytes | None) -> ShopperMessage | R
         return _message(frame)
     if kind == "resume":
         last = frame.get("last_message_id")
-        if isinstance(last, bool) or not isinstance(last, int) or last < 0:
+        if isinstance(last, bool) or not isinstance(last, int) or not 0 <= last <= MAX_MESSAGE_ID:
             raise ProtocolError("bad_resume", "last_message_id must be a non-negative integer.")
         return Resume(last)
     if kind == "csat":
@@ -75,6 +85,7 @@ def _message(frame: dict) -> ShopperMessage:
         not isinstance(client_msg_id, str)
         or not client_msg_id.strip()
         or len(client_msg_id) > MAX_CLIENT_MSG_ID_CHARS
+        or UNSTORABLE.search(client_msg_id)
     ):
         raise ProtocolError(
             "bad_client_msg_id", f"client_msg_id must be 1-{MAX_CLIENT_MSG_ID_CHARS} characters."
@@ -86,4 +97,6 @@ def _message(frame: dict) -> ShopperMessage:
         raise ProtocolError(
             "text_too_long", f"Messages are limited to {MAX_TEXT_CHARS} characters."
         )
+    if UNSTORABLE.search(text):
+        raise ProtocolError("bad_text", "The message holds characters that cannot be stored.")
     return ShopperMessage(client_msg_id, text.strip())

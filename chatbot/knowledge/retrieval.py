@@ -24,6 +24,8 @@ from .keywords import BM25
 KEYWORD_WEIGHT = 0.1
 # BM25 is unbounded: score / (score + KEYWORD_HALF) maps it into [0, 1) without a per-query max.
 KEYWORD_HALF = 4.0
+# Weight of the expansion (what the shopper's intent is about) against their own words.
+EXPANSION_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,9 @@ class HybridIndex:
         relevance = self._cosines(query_vector)
         ranking = relevance
         if expansion is not None:
-            combined = query_vector + expansion
-            ranking = self._cosines(combined / (np.linalg.norm(combined) or 1.0))
+            ranking = (1 - EXPANSION_WEIGHT) * relevance + EXPANSION_WEIGHT * self._cosines(
+                expansion
+            )
         raw = np.asarray(self.bm25.scores(query), dtype=np.float32)
         scores = (1 - KEYWORD_WEIGHT) * ranking + KEYWORD_WEIGHT * raw / (raw + KEYWORD_HALF)
         order = np.argsort(-scores, kind="stable")[:k]

@@ -23,7 +23,7 @@ from inference.formats.hf import QuantizingConverter, load_hf
 from inference.gguf_loader import load_gguf
 from inference.int4 import Int4Weight
 from inference.loader import build_model, resolve
-from inference.q8 import Q8Weight
+from inference.models.moe import as_float
 
 SAMPLE_TEXT = (
     "Thank you for contacting our store. Your order of two ceramic mugs and a linen tablecloth was "
@@ -59,10 +59,6 @@ def prefill_logits(model, ids: list[int], block_size: int = 16) -> torch.Tensor:
         return model(torch.tensor(ids, dtype=torch.int64), ctx)
 
 
-def _float(w):
-    return w.dequantize() if isinstance(w, Int4Weight | Q8Weight) else w.to(torch.float32)
-
-
 def compare_logits(ref: torch.Tensor, test: torch.Tensor, ids: list[int]) -> dict:
     """Scores of next-token predictions at every position but the last."""
     targets = torch.tensor(ids[1:])
@@ -82,14 +78,19 @@ def compare_logits(ref: torch.Tensor, test: torch.Tensor, ids: list[int]) -> dic
 
 
 def measure(
-    model: str, group_size: int = 32, text: str = SAMPLE_TEXT, max_tokens: int = 512
+    model: str,
+    group_size: int = 32,
+    text: str = SAMPLE_TEXT,
+    max_tokens: int = 512,
+    exact: bool = False,
 ) -> dict:
-    """Float32 vs int4 (``group_size``) versions of one checkpoint (a name or a path) on ``text``."""
+    """Float32 vs int4 (``group_size``) versions of one checkpoint (a name or a path) on ``text``.
+    The int4 model runs as the engine serves it (int8 activations) unless ``exact``."""
     path = resolve(model)
     config, weights, tokenizer = (
         load_gguf(path) if path.endswith(".gguf") else load_hf(path, quantize=None)
     )
-    float_weights = {name: _float(w) for name, w in weights.items()}
+    float_weights = {name: as_float(w) for name, w in weights.items()}
     ids = tokenizer.encode(text)[:max_tokens]
     convert = QuantizingConverter("int4", group_size)
     int4_weights = {name: convert(name, w) for name, w in float_weights.items()}
@@ -99,12 +100,13 @@ def measure(
             groups[w.group_size] = groups.get(w.group_size, 0) + w.shape[0] * w.shape[1]
     positions = len(ids) + 1
     ref = prefill_logits(build_model(config, float_weights, positions), ids)
-    test = prefill_logits(build_model(config, int4_weights, positions), ids)
+    test = prefill_logits(build_model(config, int4_weights, positions, exact=exact), ids)
     # a layer whose input width the group size does not divide falls back to groups of 32
     share = {str(g): n / sum(groups.values()) for g, n in sorted(groups.items())}
     return {
         "model": model,
         "group_size": group_size,
+        "exact": exact,
         "int4_share_by_group": share,
         **compare_logits(ref, test, ids),
     }
@@ -115,9 +117,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--group-size", type=int, default=32)
     parser.add_argument("--text-file")
+    parser.add_argument(
+        "--exact", action="store_true", help="float32 activations for the int4 model"
+    )
     args = parser.parse_args(argv)
     text = open(args.text_file, encoding="utf-8").read() if args.text_file else SAMPLE_TEXT
-    print(json.dumps(measure(args.model, args.group_size, text)))
+    print(json.dumps(measure(args.model, args.group_size, text, exact=args.exact)))
 
 
 if __name__ == "__main__":

@@ -46,10 +46,6 @@ class SafetensorsDir:
             handle = self._handles[shard] = safe_open(shard, "pt")
         return handle.get_tensor(name)
 
-    def nbytes(self) -> int:
-        """Bytes of tensor data on disk (what the progress bar counts)."""
-        return sum(shard.stat().st_size for shard in set(self._file_of.values()))
-
     @property
     def quantization_config(self) -> dict | None:
         return self.config.get("quantization_config")

@@ -69,8 +69,14 @@ class LlamaForCausalLM:
     # -- building ---------------------------------------------------------------------------
     @classmethod
     def from_weights(
-        cls, config: ModelConfig, weights: dict, max_positions: int
+        cls, config: ModelConfig, weights: dict, max_positions: int, exact: bool = False
     ) -> LlamaForCausalLM:
+        """``exact``: quantized weights meet float32 activations (see ``layers.linear``)."""
+        with exact_activations(exact):
+            return cls._build(config, weights, max_positions)
+
+    @classmethod
+    def _build(cls, config: ModelConfig, weights: dict, max_positions: int) -> LlamaForCausalLM:
         rotary = cls.build_rotary(config, weights, max_positions)
         embed = Embedding(weights.pop("model.embed_tokens.weight"))
         layers = []

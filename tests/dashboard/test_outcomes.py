@@ -216,3 +216,10 @@ def test_a_rating_never_turns_an_escalated_dialogue_into_a_bot_resolution(store_
     assert (chat.csat, chat.state, chat.outcome) == (5, State.BOT, "escalated")
     unanswered = conversation(store_a, [("shopper", "Q", None)])
     assert not outcomes.record_csat(unanswered.pk, 5)  # nothing to confirm yet
+
+
+def test_beat_runs_the_inactivity_task_every_minute():
+    from chatbot.celery import app
+
+    entry = app.conf.beat_schedule["close-inactive-conversations"]
+    assert entry["task"] in app.tasks and entry["schedule"] == 60.0

@@ -1,6 +1,7 @@
 """The integration API against the running product: a shopper message posted over HTTP is answered
 by the real worker and engine, streamed as server-sent events or returned once stored; and an order
-question of a verified shopper is answered from the store's (local, real) order service."""
+question of a verified shopper is answered from the store's (local, real) order service, while an
+unverified shopper's same question gets no order data."""
 
 import http.client
 import json
@@ -120,5 +121,5 @@ def test_the_worker_answers_order_questions_from_the_order_service(live_stack, l
         "Your order 1001 is shipped. It is with UPS, tracking number 1Z999. "
         "Expected delivery: 2025-03-14."
     )
-    assert answer["model"] == "parley-order-status"
+    assert answer["completion_tokens"] == 0  # worded from the service's answer, not generated
     assert "signed-in" in refused["text"] and "shipped" not in refused["text"]

@@ -111,7 +111,7 @@ def write_gguf(reference, family: str, path, expert_type=QT.F32):
 
 def load_ours_gguf(path):
     config, weights, _ = load_gguf(str(path))
-    model = build_model(config, weights, 128)
+    model = build_model(config, weights, 128, exact=True)
     per_block = 2 * config.num_layers * 16 * config.num_kv_heads * config.head_dim * 4
     ModelRunner(model, EngineConfig(block_size=16, kv_cache_bytes=per_block * 8))
     return config, model

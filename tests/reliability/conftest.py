@@ -9,7 +9,9 @@ import pytest
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(TESTS / "e2e"), str(TESTS / "web")]  # processes, live_chat, socket_client
-_spec = importlib.util.spec_from_file_location("e2e_fixtures_for_reliability", TESTS / "e2e/conftest.py")
+_spec = importlib.util.spec_from_file_location(
+    "e2e_fixtures_for_reliability", TESTS / "e2e/conftest.py"
+)
 _e2e = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_e2e)
 database_url = _e2e.database_url

@@ -57,7 +57,11 @@ async def test_hostile_frames_get_an_error_frame_and_store_nothing(store, frame,
 
 async def test_binary_frames_of_any_content_are_errors(store):
     client = await connected(store)
-    for payload in [b"\xff\xfe\x00garbage", json.dumps({"type": "resume"}).encode(), b"\x80" * 70_000]:
+    for payload in [
+        b"\xff\xfe\x00garbage",
+        json.dumps({"type": "resume"}).encode(),
+        b"\x80" * 70_000,
+    ]:
         await client.ws.send_to(bytes_data=payload)
         error = await client.receive()
         assert (error["type"], error["code"]) == ("error", "binary_frame")
