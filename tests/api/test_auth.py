@@ -165,4 +165,4 @@ def test_lists_hold_only_the_own_stores_objects(api, theirs, path):
 
 
 def test_metrics_count_only_the_own_store(api, theirs):
-    assert api.get("/api/v1/metrics/").json()["conversations"] == 0
+    assert api.get("/api/v1/metrics/").json()["totals"]["dialogues"] == 0

@@ -11,7 +11,7 @@ from transformers.models.mixtral.modeling_mixtral import MixtralTopKRouter
 from transformers.models.qwen2_moe.modeling_qwen2_moe import Qwen2MoeTopKRouter
 
 from inference.formats.int4_quantize import quantize_int4
-from inference.layers.linear import Linear
+from inference.layers.linear import Linear, exact_activations
 from inference.layers.mlp import GatedMLP
 from inference.layers.moe import Router, SparseMoE
 
@@ -33,7 +33,10 @@ def random_experts(n=EXPERTS, int4=False, seed=0):
             dense.append(tuple(w.dequantize() for w in (gate, up, down)))
         else:
             dense.append((gate, up, down))
-        experts.append(GatedMLP(Linear([gate, up]), Linear(down)))
+        with exact_activations(
+            True
+        ):  # int4 weights meet float32 activations: sums comparable exactly
+            experts.append(GatedMLP(Linear([gate, up]), Linear(down)))
     return experts, dense
 
 

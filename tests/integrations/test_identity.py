@@ -58,6 +58,7 @@ def test_a_jwt_is_verified_and_its_subject_is_the_customer(store, integration):
         ({"sub": "c1", "exp": 4102444800}, None, "HS512", "invalid"),  # only HS256 is accepted
     ],
 )
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 def test_bad_tokens_are_refused(store, integration, claims, key, algorithm, reason):
     token = jwt.encode(claims, key or integration.identity_secret, algorithm)
     with pytest.raises(identity.IdentityError, match=reason):
