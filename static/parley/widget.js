@@ -283,6 +283,12 @@
     return false;
   }
 
+  function sendOutbox() {
+    outbox.forEach(function (item) {
+      send({ type: "message", client_msg_id: item.client_msg_id, text: item.text });
+    });
+  }
+
   function connect() {
     if (socket) return;
     clearTimeout(retryTimer);
@@ -318,9 +324,7 @@
           resetLog();
         }
         send({ type: "resume", last_message_id: lastId });
-        outbox.forEach(function (item) {
-          send({ type: "message", client_msg_id: item.client_msg_id, text: item.text });
-        });
+        sendOutbox();
         setTyping(Boolean(frame.replying));
         break;
       case "ack":
@@ -369,6 +373,8 @@
           });
         }
         note(frame.message || "Something went wrong.");
+        // Not taken now (the server is busy, or we sent too fast): unacknowledged messages go again.
+        if (frame.retry_after) setTimeout(sendOutbox, frame.retry_after * 1000);
         break;
     }
   }

@@ -12,7 +12,7 @@ import urllib.parse
 
 import pytest
 from django.db import connection
-from processes import PYTHON, Process, free_port
+from processes import PYTHON, Process, free_port, shared
 
 # Short replies keep the suite fast; a short lease and visibility timeout make the
 # killed-worker test take seconds instead of minutes.
@@ -48,28 +48,46 @@ def child_env(database_url: str, redis_url: str) -> dict:
 
 
 class Stack:
-    """Where the running product answers, and its processes."""
+    """Where the running product answers, and its processes: a web process (uvicorn, or the
+    embedded `serve` with its worker inside) and, in the production wiring, a Celery worker."""
 
-    def __init__(self, port: int, env: dict, log_dir):
-        self.port = port
-        self.base_url = f"http://127.0.0.1:{port}"
+    def __init__(self, env: dict, log_dir, embedded: bool):
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
         self.origin = self.base_url
         self.env = env
         self.log_dir = log_dir
+        self.embedded = embedded
         self.processes: list[Process] = []
+        self.web: Process | None = None
         self.worker: Process | None = None
 
     def ws_url(self, key: str, shopper: str, conversation: int | None = None) -> str:
         url = f"ws://127.0.0.1:{self.port}/ws/v1/chat/?key={key}&shopper={shopper}"
         return url if conversation is None else f"{url}&conversation={conversation}"
 
-    def start(self, name: str, args: list[str]) -> Process:
+    def _start(self, name: str, args: list[str]) -> Process:
         process = Process(name, args, self.env, self.log_dir)
         self.processes.append(process)
         return process
 
+    def start_web(self) -> Process:
+        if self.embedded:
+            args = [PYTHON, "manage.py", "serve", "--port", str(self.port), "--concurrency", "8"]
+        else:
+            args = [
+                PYTHON, "-m", "uvicorn", "chatbot.asgi:application", "--host", "127.0.0.1",
+                "--port", str(self.port), "--lifespan", "off", "--log-level", "warning",
+            ]  # fmt: skip
+        self.web = self._start("serve" if self.embedded else "uvicorn", args)
+        self.web.wait_for_http(f"{self.base_url}/static/parley/widget.js", MODEL_LOAD_TIMEOUT)
+        return self.web
+
+    def stop_web(self) -> None:
+        self.web.stop()
+
     def start_worker(self) -> Process:
-        self.worker = self.start(
+        self.worker = self._start(
             "worker",
             [
                 PYTHON, "-m", "celery", "-A", "chatbot", "worker", "-Q", "gpu", "-P", "threads",
@@ -91,31 +109,13 @@ class Stack:
             process.stop()
 
 
-def _production_stack(database_url, redis_url, log_dir) -> Stack:
-    stack = Stack(free_port(), child_env(database_url, redis_url), log_dir)
-    server = stack.start(
-        "uvicorn",
-        [
-            PYTHON, "-m", "uvicorn", "chatbot.asgi:application", "--host", "127.0.0.1",
-            "--port", str(stack.port), "--lifespan", "off", "--log-level", "warning",
-        ],
-    )  # fmt: skip
+def _start_stack(database_url: str, redis_url: str, log_dir) -> Stack:
+    """The production wiring with a Redis URL, else the embedded server."""
+    stack = Stack(child_env(database_url, redis_url), log_dir, embedded=not redis_url)
     try:
-        stack.start_worker()
-        server.wait_for_http(f"{stack.base_url}/static/parley/widget.js", 60)
-    except BaseException:
-        stack.stop()
-        raise
-    return stack
-
-
-def _embedded_stack(database_url, log_dir) -> Stack:
-    stack = Stack(free_port(), child_env(database_url, ""), log_dir)
-    server = stack.start(
-        "serve", [PYTHON, "manage.py", "serve", "--port", str(stack.port), "--concurrency", "8"]
-    )
-    try:
-        server.wait_for_log("Parley is running", MODEL_LOAD_TIMEOUT)
+        if not stack.embedded:
+            stack.start_worker()
+        stack.start_web()
     except BaseException:
         stack.stop()
         raise
@@ -124,15 +124,16 @@ def _embedded_stack(database_url, log_dir) -> Stack:
 
 @pytest.fixture(scope="session")
 def live_stack(database_url, test_redis, tmp_path_factory):
-    """The production wiring when a test Redis is configured, else the embedded server."""
-    log_dir = tmp_path_factory.mktemp("processes")
-    if test_redis:
-        stack = _production_stack(database_url, test_redis, log_dir)
-    else:
-        stack = _embedded_stack(database_url, log_dir)
-    stack.embedded = not test_redis
-    yield stack
-    stack.stop()
+    """The production wiring when a test Redis is configured, else the embedded server.
+
+    One per test session, also where another directory's conftest re-exports this fixture.
+    """
+    with shared(
+        "live_stack",
+        lambda: _start_stack(database_url, test_redis, tmp_path_factory.mktemp("processes")),
+        Stack.stop,
+    ) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +142,7 @@ def embedded_server(request, database_url, test_redis, tmp_path_factory):
     if not test_redis:
         yield request.getfixturevalue("live_stack")
         return
-    stack = _embedded_stack(database_url, tmp_path_factory.mktemp("embedded"))
+    stack = _start_stack(database_url, "", tmp_path_factory.mktemp("embedded"))
     yield stack
     stack.stop()
 

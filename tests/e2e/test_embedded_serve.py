@@ -18,6 +18,7 @@ def test_serve_runs_the_whole_product_in_one_process(embedded_server):
     store.allowed_origins.append(embedded_server.origin)
     store.save()
     base = embedded_server.base_url
+    assert f"Parley is running: open {base}/" in embedded_server.web.output()
 
     status, html = http_get(f"{base}/")
     assert status == 200

@@ -99,3 +99,26 @@ def test_widget_fills_a_phone_screen(browser, live_stack, demo_store):
     assert box == {"x": 0, "y": 0, "width": 375, "height": 667}
     expect(page.locator("#parley-chat textarea")).to_be_in_viewport()
     context.close()
+
+
+def test_widget_reconnects_and_sends_what_was_typed_while_offline(browser, live_stack, demo_store):
+    page = browser.new_page()
+    page.goto(f"{live_stack.base_url}/")
+    page.locator("#parley-chat .launcher").click()
+    status = page.locator("#parley-chat .status")
+    expect(status).to_have_text("")  # connected
+    live_stack.stop_web()
+    try:
+        expect(status).not_to_have_text("")
+        page.locator("#parley-chat textarea").fill("Are you open on Sundays?")
+        page.locator("#parley-chat textarea").press("Enter")
+        expect(page.locator("#parley-chat .msg.shopper.sending")).to_be_visible()
+    finally:
+        live_stack.start_web()
+    # Backoff retries find the server again; the unacknowledged message is sent and answered.
+    expect(page.locator("#parley-chat .msg.shopper")).to_have_class("msg shopper", timeout=60_000)
+    expect(page.locator("#parley-chat .msg.bot:not(.streaming)")).to_be_visible(timeout=120_000)
+    expect(status).to_have_text("")
+    assert Message.objects.filter(role="shopper", conversation__store=demo_store).count() == 1
+    assert Message.objects.filter(role="bot", conversation__store=demo_store).count() == 1
+    page.close()

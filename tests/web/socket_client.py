@@ -30,6 +30,8 @@ class Client:
         connected, _ = await self.ws.connect(timeout=5)
         if connected:
             self.hello = await self.receive()
+        else:
+            await self.ws.disconnect()  # end the refused consumer instead of leaving it running
         return connected
 
     async def send(self, frame) -> None:
