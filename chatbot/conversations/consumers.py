@@ -2,6 +2,7 @@
 
 import json
 import logging
+import math
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -114,7 +115,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                     "type": "error",
                     "code": "rate_limited",
                     "message": "Too many messages at once: wait a moment, then send again.",
-                    "retry_after": max(0.01, round(wait, 2)),
+                    "retry_after": math.ceil(wait * 100) / 100,
                 }
             )
             return

@@ -7,11 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
+from dashboard_staff import make_staff, make_store
 
 from chatbot.dashboard.models import Membership
-from chatbot.stores.models import Store
 
 E2E = Path(__file__).resolve().parents[1] / "e2e"
 sys.path.insert(0, str(E2E))  # its helper modules: processes, live_chat
@@ -20,25 +18,6 @@ _e2e = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_e2e)
 database_url = _e2e.database_url
 live_stack = _e2e.live_stack
-
-ORIGIN = "https://shop.example"
-PASSWORD = "a-long-test-password-9"
-
-
-def make_store(slug: str, price: str = "3.6") -> Store:
-    return Store.objects.create(
-        name=slug.replace("-", " ").title(),
-        slug=slug,
-        allowed_origins=[ORIGIN],
-        hourly_price=price,
-    )
-
-
-def make_staff(username: str, store: Store | None, role=Membership.Role.AGENT, **extra):
-    user = get_user_model().objects.create_user(username, password=PASSWORD, **extra)
-    if store is not None:
-        Membership.objects.create(user=user, store=store, role=role)
-    return user
 
 
 @pytest.fixture
@@ -64,9 +43,3 @@ def admin_a(store_a):
 @pytest.fixture
 def agent_b(store_b):
     return make_staff("agent-b", store_b)
-
-
-def logged_in(user, **kwargs) -> Client:
-    client = Client(**kwargs)
-    client.force_login(user)
-    return client

@@ -2,8 +2,8 @@
 store A; another store's objects answer 404; settings are for admins; pages need a login and CSRF."""
 
 import pytest
-from conftest import logged_in, make_staff
 from dashboard_data import conversation
+from dashboard_staff import logged_in, make_staff
 from django.test import Client
 from django.urls import reverse
 

@@ -5,8 +5,8 @@ import os
 from datetime import timedelta
 
 import pytest
-from conftest import PASSWORD, make_staff
 from dashboard_data import conversation
+from dashboard_staff import PASSWORD, make_staff
 from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
@@ -87,7 +87,7 @@ def test_staff_see_a_shopper_live_take_over_and_answer(browser, live_stack, demo
 
     desk.click("#take-over")
     expect(desk.locator("#state-badge")).to_have_text("Staff answering")
-    expect(shop.locator(f"{WIDGET} .msg.system")).to_have_text("Sam joined the chat.")
+    expect(shop.locator(f"{WIDGET} .msg.system").last).to_have_text("Sam joined the chat.")
 
     shop.locator(f"{WIDGET} textarea").fill("Are they waterproof?")
     shop.locator(f"{WIDGET} textarea").press("Enter")

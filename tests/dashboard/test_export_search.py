@@ -5,8 +5,8 @@ import io
 import json
 
 import pytest
-from conftest import logged_in
 from dashboard_data import at, conversation
+from dashboard_staff import logged_in
 from django.db import connection
 from django.urls import reverse
 

@@ -3,8 +3,8 @@ and takeover reaching the shopper's widget live."""
 
 import pytest
 from asgiref.sync import sync_to_async
-from conftest import logged_in
 from dashboard_sockets import say, staff, widget
+from dashboard_staff import logged_in
 
 from chatbot.conversations.models import Conversation
 from chatbot.dashboard import outcomes, staffing

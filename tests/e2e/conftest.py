@@ -14,13 +14,16 @@ import pytest
 from django.db import connection
 from processes import PYTHON, Process, free_port, shared
 
-# Short replies keep the suite fast; a short lease and visibility timeout make the
-# killed-worker test take seconds instead of minutes.
+from chatbot.conversations.protocol import MAX_FRAME_BYTES
+
+# Short replies keep the suite fast. A short lease and visibility timeout make the killed-worker
+# test take under a minute instead of ten; the timeout still leaves a slow first reply (models
+# loading on a busy CI machine) time to finish before Redis would hand its task out again.
 REPLY_ENV = {
     "REPLY_MAX_TOKENS": "24",
     "REPLY_TEMPERATURE": "0",
-    "REPLY_LEASE_SECONDS": "10",
-    "CELERY_VISIBILITY_TIMEOUT": "20",
+    "REPLY_LEASE_SECONDS": "15",
+    "CELERY_VISIBILITY_TIMEOUT": "40",
 }
 MODEL_LOAD_TIMEOUT = 600
 
@@ -78,6 +81,7 @@ class Stack:
             args = [
                 PYTHON, "-m", "uvicorn", "chatbot.asgi:application", "--host", "127.0.0.1",
                 "--port", str(self.port), "--lifespan", "off", "--log-level", "warning",
+                "--ws-max-size", str(MAX_FRAME_BYTES),
             ]  # fmt: skip
         self.web = self._start("serve" if self.embedded else "uvicorn", args)
         self.web.wait_for_http(f"{self.base_url}/static/parley/widget.js", MODEL_LOAD_TIMEOUT)

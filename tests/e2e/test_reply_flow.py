@@ -78,6 +78,8 @@ def test_messages_sent_during_a_reply_are_answered_next_in_order(live_stack, liv
     chat.say("Are they waterproof?")
     chat.say("And what sizes?")
     first += chat.until_done()
+    state = Conversation.objects.get(pk=chat.conversation).state
+    assert state == "bot", f"the first reply handed over: {first[-1]['text']!r}"
     second = chat.until_done()
     first_done = check_stream(first)
     second_done = check_stream(second)

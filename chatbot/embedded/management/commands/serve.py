@@ -11,7 +11,7 @@ import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from chatbot.conversations import publish
+from chatbot.conversations import protocol, publish
 from chatbot.embedded.worker import EmbeddedWorker
 from chatbot.engine import get_engine
 from chatbot.shop import demo
@@ -32,7 +32,12 @@ class Command(BaseCommand):
         worker = EmbeddedWorker(concurrency)
         worker.start()
         config = uvicorn.Config(
-            "chatbot.asgi:application", host=host, port=port, lifespan="off", log_level="warning"
+            "chatbot.asgi:application",
+            host=host,
+            port=port,
+            lifespan="off",
+            log_level="warning",
+            ws_max_size=protocol.MAX_FRAME_BYTES,
         )
         server = uvicorn.Server(config)
         try:

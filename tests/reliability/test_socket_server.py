@@ -1,0 +1,75 @@
+"""Hostile frames the ASGI server itself must stop (it runs as in production, with --ws-max-size):
+invalid UTF-8, frames over the size limit, and handshakes from origins the store does not allow."""
+
+import json
+
+import pytest
+from live_chat import LiveChat
+from websockets.exceptions import ConnectionClosedError, InvalidStatus
+from websockets.sync.client import connect
+
+from chatbot.conversations.models import Conversation, Message
+from chatbot.conversations.protocol import MAX_FRAME_BYTES, MAX_TEXT_CHARS
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def closed_code(chat: LiveChat) -> int:
+    """Wait for the server to close the socket; the close code it gave."""
+    with pytest.raises(ConnectionClosedError):
+        while True:
+            chat.receive(timeout=10)
+    return chat.ws.protocol.close_rcvd.code
+
+
+def staffed(chat: LiveChat) -> LiveChat:
+    """A person answers this conversation: what it is sent costs no model reply."""
+    Conversation.objects.filter(pk=chat.conversation).update(state=Conversation.State.HUMAN)
+    return chat
+
+
+def test_invalid_utf8_closes_only_that_socket(live_stack, live_store):
+    bystander = staffed(LiveChat(live_stack, live_store))
+    chat = LiveChat(live_stack, live_store)
+    chat.ws.send(b'{"type": "message", "client_msg_id": "u1", "text": "\xff\xfe bad"}', text=True)
+    assert closed_code(chat) == 1007  # invalid frame payload data
+    bystander.say("Still open for me?")
+    assert bystander.until(lambda f: f["type"] == "ack")[-1]["duplicate"] is False
+    assert list(Message.objects.values_list("text", flat=True)) == ["Still open for me?"]
+    bystander.close()
+
+
+@pytest.mark.parametrize("fragments", [1, 8], ids=["one frame", "fragmented"])
+def test_a_message_over_the_size_limit_closes_the_socket(live_stack, live_store, fragments):
+    chat = LiveChat(live_stack, live_store)
+    text = "x" * (MAX_FRAME_BYTES + 1000)
+    frame = json.dumps({"type": "message", "client_msg_id": "big", "text": text})
+    size = len(frame) // fragments + 1
+    chat.ws.send([frame[i : i + size] for i in range(0, len(frame), size)])
+    assert closed_code(chat) == 1009  # message too big
+    assert not Message.objects.exists()
+    LiveChat(live_stack, live_store).close()  # the server takes new sockets
+
+
+def test_the_longest_valid_message_fits_under_the_limit(live_stack, live_store):
+    """4000 emoji, each JSON-escaped to 12 bytes, is the largest frame a widget sends."""
+    chat = staffed(LiveChat(live_stack, live_store))
+    chat.ws.send(
+        json.dumps({"type": "message", "client_msg_id": "max", "text": "😀" * MAX_TEXT_CHARS})
+    )
+    ack = chat.until(lambda f: f["type"] in ("ack", "error"))[-1]
+    assert ack["type"] == "ack"
+    assert Message.objects.get(pk=ack["message_id"]).text == "😀" * MAX_TEXT_CHARS
+    chat.close()
+
+
+@pytest.mark.parametrize(
+    "origin", ["https://evil.example", "http://127.0.0.1", "http://127.0.0.1:1", None]
+)
+def test_a_handshake_from_an_origin_the_store_does_not_allow_is_refused(
+    live_stack, live_store, origin
+):
+    with pytest.raises(InvalidStatus) as refused:
+        connect(live_stack.ws_url(live_store.widget_key, "a" * 16), origin=origin, proxy=None)
+    assert refused.value.response.status_code == 403
+    assert not live_store.conversations.exists()
