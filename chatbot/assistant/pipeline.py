@@ -30,7 +30,10 @@ log = logging.getLogger(__name__)
 # Few, short earlier turns: a small model loses the question in a long prompt.
 HISTORY_MESSAGES = 6
 OPEN_HISTORY = 200
-ANSWER_MAX_TOKENS = 96
+ANSWER_MAX_TOKENS = 64
+# Greedy decoding loops on a small model ("You can also visit ... You can also visit ..."); a mild
+# penalty and stopping at the first blank line keep the answer to its first sentences.
+ANSWER_REPETITION_PENALTY = 1.15
 SEARCH_K = 5
 # A follow-up this short ("and for express?") is searched together with the previous question.
 SHORT_FOLLOW_UP_WORDS = 4
@@ -216,8 +219,10 @@ def start(conversation: Conversation, pending: list[Message], request_id: str, e
             match = intents.Match(intents.BY_NAME["track_order"], 1.0)
 
     expansion = None
+    evidence_vector = vector
     if match.intent is not None and match.intent.question:
         expansion = _question_vector(match.intent.question)
+        evidence_vector = (vector + expansion) / (np.linalg.norm(vector + expansion) or 1.0)
     index = retrieval.store_index(conversation.store_id)
     hits = index.search(query, SEARCH_K, query_vector=vector, expansion=expansion)
     relevance = max((h.relevance for h in hits), default=0.0)
@@ -253,11 +258,11 @@ def start(conversation: Conversation, pending: list[Message], request_id: str, e
             decision.reason, _support_hours(conversation.store_id), timezone.now()
         )
     elif decision.route == Route.ORDER:
-        answered = _order_reply(conversation, numbers, hits, vector, reply)
+        answered = _order_reply(conversation, numbers, hits, evidence_vector, reply)
         if not answered:  # the store has no order system here: answer from its articles
             reply.route, reply.reason = Route.ANSWER, match.intent.name
     if reply.route == Route.ANSWER and hits:
-        _start_answer(conversation, pending, hits, vector, engine, reply)
+        _start_answer(conversation, pending, hits, evidence_vector, engine, reply)
     elif reply.route == Route.ANSWER:
         _start_open_answer(conversation, pending, engine, reply)
     return reply
@@ -330,7 +335,7 @@ def _start_open_answer(conversation, pending, engine, reply: Reply) -> None:
     reply.stream = engine.submit(messages, params, request_id=reply.request_id, priority=0)
 
 
-def _start_answer(conversation, pending, hits, vector, engine, reply: Reply) -> None:
+def _start_answer(conversation, pending, hits, evidence_vector, engine, reply: Reply) -> None:
     from inference import SamplingParams
 
     store = conversation.store
@@ -343,11 +348,14 @@ def _start_answer(conversation, pending, hits, vector, engine, reply: Reply) -> 
     messages = grounding.build_messages(
         persona, history, hits, engine.count_tokens, engine.max_context - max_tokens
     )
-    reply.found = grounding.evidence(hits, vector)
+    reply.found = grounding.evidence(hits, evidence_vector)
     reply.instructions = grounding.system_prompt(persona)
     reply.sources = "\n".join([*(h.entry.text for h in hits), *(t["content"] for t in history)])
     # Greedy: the most likely wording of the passage is the faithful one.
     params = SamplingParams(
-        temperature=0.0, max_tokens=max_tokens, stop=["<article", "<customer", "</customer>"]
+        temperature=0.0,
+        repetition_penalty=ANSWER_REPETITION_PENALTY,
+        max_tokens=max_tokens,
+        stop=["\n\n", "Question:", "Article:"],
     )
     reply.stream = engine.submit(messages, params, request_id=reply.request_id, priority=0)

@@ -9,9 +9,10 @@ replaced before anyone sees it stored (`leaks_instructions`).
 
 import re
 
-# Chat-template control tokens (<|im_start|>, <|endoftext|>) and the prompt's own tags.
+# Chat-template control tokens (<|im_start|>, <|endoftext|>), and the labels the prompt puts at
+# the start of its sections ("Article:", "Question:"), which data must not be able to forge.
 CONTROL_TOKEN = re.compile(r"<\|[^<>|]{0,40}\|>|<\||\|>")
-PROMPT_TAG = re.compile(r"<\s*/?\s*(?:article|customer|rules|system|instructions?)\b", re.I)
+PROMPT_LABEL = re.compile(r"^(\s*)(article|question|system|assistant|user)\s*:", re.I | re.M)
 
 INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget|override|bypass|skip)\b[^.?!\n]{0,40}"
@@ -40,9 +41,9 @@ ABUSE = re.compile(
 
 
 def as_data(text: str) -> str:
-    """Text safe to place inside the prompt's data sections: no control tokens, no forged tags."""
-    text = CONTROL_TOKEN.sub(" ", text)
-    return PROMPT_TAG.sub(lambda m: m.group(0).replace("<", "‹"), text)
+    """Text safe to place inside the prompt's data sections: no control tokens, no forged
+    section labels."""
+    return PROMPT_LABEL.sub(r"\1\2 -", CONTROL_TOKEN.sub(" ", text))
 
 
 def is_injection(text: str) -> bool:

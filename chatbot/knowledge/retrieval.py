@@ -25,7 +25,7 @@ KEYWORD_WEIGHT = 0.1
 # BM25 is unbounded: score / (score + KEYWORD_HALF) maps it into [0, 1) without a per-query max.
 KEYWORD_HALF = 4.0
 # Weight of the expansion (what the shopper's intent is about) against their own words.
-EXPANSION_WEIGHT = 0.5
+EXPANSION_WEIGHT = 0.65
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,53 @@
+"""Splitting Markdown articles into passages: one per section, long sections cut at boundaries."""
+
+from chatbot.knowledge.passages import sections, sentences, split_article, split_text
+
+ARTICLE = """# Returns
+
+You can return a bike within 45 days.
+
+## Starting a return
+Open My Account > Purchases.
+
+### Packing
+Use the original box.
+"""
+
+
+def test_sections_follow_headings_and_file_the_intro_under_the_title():
+    found = sections("Returns", ARTICLE)
+    assert [(s.heading, s.text) for s in found] == [
+        ("Returns", "You can return a bike within 45 days."),
+        ("Starting a return", "Open My Account > Purchases."),
+        ("Packing", "Use the original box."),
+    ]
+
+
+def test_a_leading_title_heading_is_not_a_section_and_empty_sections_are_dropped():
+    found = sections("Shipping", "# Shipping\n## Costs\n\n## Times\nTwo days.")
+    assert [(s.heading, s.text) for s in found] == [("Times", "Two days.")]
+
+
+def test_long_sections_are_cut_at_paragraphs_then_sentences_within_the_limit():
+    paragraph = " ".join(f"Sentence number {i} is here." for i in range(30))
+    chunks = split_text(paragraph + "\n\nShort closing paragraph.", limit=200)
+    assert all(len(c) <= 200 for c in chunks)
+    assert chunks[0].startswith("Sentence number 0 is here.")
+    assert all(c.rstrip().endswith(".") for c in chunks)  # never cut inside a sentence
+    assert " ".join(chunks).count("Sentence number") == 30
+
+
+def test_split_article_repeats_the_heading_on_every_part_of_a_long_section():
+    body = "## Big\n" + " ".join(f"Fact {i} matters a lot." for i in range(80))
+    parts = split_article("Guide", body, limit=300)
+    assert len(parts) > 2 and {p.heading for p in parts} == {"Big"}
+
+
+def test_sentences_split_list_items_and_sentences():
+    text = "- Standard: 3–5 days, $5.\n- Express: 1 day.\nOrders ship daily. We use UPS."
+    assert sentences(text) == [
+        "Standard: 3–5 days, $5.",
+        "Express: 1 day.",
+        "Orders ship daily.",
+        "We use UPS.",
+    ]
