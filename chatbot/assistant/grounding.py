@@ -72,13 +72,15 @@ def build_messages(
 
 
 # --- Checking the model's reply -------------------------------------------------------------------
+# One step of a menu path: a capitalised word and up to two more ("My orders", "Cancel order").
+MENU_ITEM = r"[A-Z\"“][\w&\"”]*(?:\s(?!and\b|or\b|then\b|to\b)[\w&\"”]+){0,2}"
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 FACT_PATTERNS = (
     re.compile(
         r"[$€£]?\d[\d,.]*(?:\s?[-–]\s?\d[\d,.]*)?(?:\s?(?:%|[a-z]+(?:\s(?:days?|hours?))?))?"
     ),
     re.compile(r"[\"“']([^\"”']{2,40})[\"”']"),
-    re.compile(r"\b[A-Z][\w&]*(?:\s[A-Z][\w&]*)*(?:\s?>\s?[A-Z\"“][\w&\"” ]*)+"),
+    re.compile(rf"{MENU_ITEM}(?:\s?>\s?{MENU_ITEM})+"),
     re.compile(r"(?<=[a-z,;:] )[A-Z][A-Za-z&]+(?:\s[A-Z][A-Za-z&]+)*"),
     re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+\b"),
 )

@@ -202,14 +202,26 @@ def _last_bot_trace(conversation: Conversation, before_id: int) -> ReplyTrace | 
     )
 
 
-def start(conversation: Conversation, pending: list[Message], request_id: str, engine) -> Reply:
-    """Decide and begin the reply to `pending` (the shopper's unanswered messages)."""
+@dataclass(frozen=True)
+class Plan:
+    """What the assistant decided for the pending messages, and what it decided on."""
+
+    decision: policy.Decision
+    match: intents.Match
+    hits: list[Hit]
+    evidence_vector: np.ndarray  # the question (and its intent's question) as one unit vector
+    order_numbers: list[str]
+
+
+def plan(conversation: Conversation, pending: list[Message]) -> Plan:
+    """Classify, retrieve and apply the policy to `pending` (the shopper's unanswered messages)."""
     text = "\n".join(m.text for m in pending).strip()
     query = text
     if len(re.findall(r"\w+", text)) <= SHORT_FOLLOW_UP_WORDS:
         query = f"{_earlier_shopper_text(conversation, pending[0].pk)}\n{text}".strip()
-    vector = embeddings.encode([query])[0]
-    match = intents.classify(embeddings.encode([text])[0] if query != text else vector)
+    own_vector = embeddings.encode([text])[0]
+    vector = own_vector if query == text else embeddings.encode([query])[0]
+    match = intents.classify(own_vector)
 
     last = _last_bot_trace(conversation, pending[0].pk)
     numbers = intents.order_numbers(text)
@@ -234,11 +246,10 @@ def start(conversation: Conversation, pending: list[Message], request_id: str, e
         match=match,
         relevance=relevance,
         grounded=bool(index.entries),
-        repeated=_repeats(vector, text, _answered_questions(conversation, pending[0].pk)),
+        repeated=_repeats(own_vector, text, _answered_questions(conversation, pending[0].pk)),
         refusals_before=refusals,
     )
     decision = policy.decide(turn)
-    reply = Reply(request_id, decision.route, decision.reason, match, hits)
     log.debug(
         "conversation %s: %s (%s), intent %s %.2f, relevance %.2f",
         conversation.pk,
@@ -248,7 +259,14 @@ def start(conversation: Conversation, pending: list[Message], request_id: str, e
         match.similarity,
         relevance,
     )
+    return Plan(decision, match, hits, evidence_vector, numbers)
 
+
+def start(conversation: Conversation, pending: list[Message], request_id: str, engine) -> Reply:
+    """Decide and begin the reply to `pending`: a fixed text, or the engine's grounded answer."""
+    planned = plan(conversation, pending)
+    decision, hits = planned.decision, planned.hits
+    reply = Reply(request_id, decision.route, decision.reason, planned.match, hits)
     if decision.route == Route.REFUSAL:
         reply.fixed_text = policy.REFUSALS[decision.reason]
     elif decision.route == Route.SMALLTALK:
@@ -258,11 +276,13 @@ def start(conversation: Conversation, pending: list[Message], request_id: str, e
             decision.reason, _support_hours(conversation.store_id), timezone.now()
         )
     elif decision.route == Route.ORDER:
-        answered = _order_reply(conversation, numbers, hits, evidence_vector, reply)
+        answered = _order_reply(
+            conversation, planned.order_numbers, hits, planned.evidence_vector, reply
+        )
         if not answered:  # the store has no order system here: answer from its articles
-            reply.route, reply.reason = Route.ANSWER, match.intent.name
+            reply.route, reply.reason = Route.ANSWER, planned.match.intent.name
     if reply.route == Route.ANSWER and hits:
-        _start_answer(conversation, pending, hits, evidence_vector, engine, reply)
+        _start_answer(conversation, pending, hits, planned.evidence_vector, engine, reply)
     elif reply.route == Route.ANSWER:
         _start_open_answer(conversation, pending, engine, reply)
     return reply

@@ -4,6 +4,7 @@ of tests/web are reused, not copied."""
 
 import importlib.util
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -31,6 +32,7 @@ webhook_worker = _load(
     "integrations/conftest.py", "integration_fixtures_for_reliability"
 ).webhook_worker
 
+from processes import Process, free_port  # noqa: E402
 from socket_client import ORIGIN  # noqa: E402
 
 from chatbot.stores.models import Store  # noqa: E402
@@ -76,14 +78,48 @@ def browser():
 
 
 @pytest.fixture
-def demo_store(transactional_db, live_stack):
-    """The demo shop's store (its page embeds the widget), open to the live stack's origin."""
+def demo_store(transactional_db):
+    """The demo shop's store: the page at / of a running server embeds its widget."""
     from django.core.management import call_command
 
     from chatbot.shop import demo
 
     call_command("seed_demo")
-    store = Store.objects.get(slug=demo.SLUG)
-    store.allowed_origins.append(live_stack.origin)
-    store.save()
-    return store
+    return Store.objects.get(slug=demo.SLUG)
+
+
+class RedisServer:
+    """A Redis server of a test's own on a free port, without persistence: restarting it is a
+    restart from empty, and the shared server on 6379 is never touched."""
+
+    def __init__(self, log_dir):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.log_dir = log_dir
+        self.process: Process | None = None
+
+    def start(self) -> None:
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        args += ["--save", "", "--appendonly", "no"]
+        self.process = Process("redis", args, dict(os.environ), self.log_dir)
+        self.process.wait_for_log("Ready to accept connections", 30)
+
+    def crash(self) -> None:
+        self.process.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def own_redis_stack(tmp_path, database_url, test_redis):
+    """uvicorn and a worker as in production, on a Redis server of their own: (stack, redis)."""
+    if not test_redis:
+        pytest.skip("needs the production wiring (REDIS_URL)")
+    redis = RedisServer(tmp_path)
+    redis.start()
+    stack = Stack(child_env(database_url, redis.url), tmp_path, embedded=False)
+    try:
+        stack.start_worker()
+        stack.start_web()
+        yield stack, redis
+    finally:
+        stack.stop()
+        redis.crash()

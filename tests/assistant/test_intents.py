@@ -1,0 +1,71 @@
+"""The intent step: order numbers, the hand-over cues, and embedding classification."""
+
+import pytest
+
+from chatbot.assistant import intents
+from chatbot.knowledge import embeddings
+
+
+@pytest.mark.parametrize(
+    ("text", "numbers"),
+    [
+        ("where is order 55120931?", ["55120931"]),
+        ("status of purchase #A-10293", ["A-10293"]),
+        ("order no. 4471 and 99812345", ["4471", "99812345"]),
+        ("I paid $14999 for it", []),
+        ("my order hasn't arrived", []),
+    ],
+)
+def test_order_numbers(text, numbers):
+    assert intents.order_numbers(text) == numbers
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "let me talk to a real person",
+        "can I chat with an agent please",
+        "I need to speak wiht somebody",  # misspelt
+        "transfer me to a representative",
+    ],
+)
+def test_requests_for_a_person(text):
+    assert intents.asks_for_person(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what is the customer service phone number?",
+        "I need assistance with my invoice",  # "assistance" is not an assistant
+        "how do I change my password",
+    ],
+)
+def test_not_requests_for_a_person(text):
+    assert not intents.asks_for_person(text)
+
+
+def test_complaints_and_claims():
+    assert intents.complains("I want to file a complaint about the delivery")
+    assert intents.complains("where do I lodge a claim against your shop")
+    assert not intents.complains("how do I make a warranty claim?")
+    assert intents.gives_feedback("I'd like to leave a review")
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("I'd like to call off my purchase", "cancel_order"),
+        ("where's my parcel right now?", "track_order"),
+        ("which ways can I pay?", "check_payment_methods"),
+        ("hello!", "greeting"),
+    ],
+)
+def test_classification(text, name):
+    match = intents.classify(embeddings.encode([text])[0])
+    assert match.intent is not None and match.intent.name == name
+
+
+def test_unrelated_text_has_no_intent():
+    match = intents.classify(embeddings.encode(["the mitochondria is the powerhouse"])[0])
+    assert match.intent is None
