@@ -177,7 +177,7 @@ INTENTS = (
         "update the details on my premium account",
         "correct the information on my account",
     )),
-    Intent("switch_account", ANSWER, "How do I switch my account to a different membership plan?", (
+    Intent("switch_account", ANSWER, "How do I switch to another membership tier or plan (upgrade or downgrade)?", (
         "switch to a different membership plan",
         "upgrade my account",
         "change to the premium tier",
@@ -261,6 +261,12 @@ INTENTS = (
 )  # fmt: skip
 
 BY_NAME = {intent.name: intent for intent in INTENTS}
+VOCABULARY = frozenset(
+    w.lower()
+    for i in INTENTS
+    for text in (i.question, *i.examples)
+    for w in re.findall(r"[A-Za-z]+", text)
+)
 # Below this similarity to every example, no intent is assumed.
 MIN_SIMILARITY = 0.45
 

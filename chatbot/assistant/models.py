@@ -53,7 +53,8 @@ class ReplyTrace(models.Model):
 
 
 class RetrievedPassage(models.Model):
-    """A passage the reply's prompt contained, best first; `cited` marks the one it quotes."""
+    """A passage retrieved for the reply, best first; `cited` marks the one it stands on (in the
+    model's prompt and quoted)."""
 
     trace = models.ForeignKey(ReplyTrace, on_delete=models.CASCADE, related_name="passages")
     passage = models.ForeignKey(

@@ -21,7 +21,7 @@ from chatbot.conversations.models import Conversation, Message
 from chatbot.knowledge import embeddings, retrieval
 from chatbot.knowledge.retrieval import Hit
 
-from . import grounding, intents, policy
+from . import grounding, intents, policy, spelling
 from .models import ReplyTrace, RetrievedPassage
 from .policy import Route
 
@@ -128,14 +128,11 @@ class Reply:
                 score=hit.score,
                 cited=cited is not None and hit.entry.passage_id == cited,
             )
-            for rank, hit in enumerate(self.prompt_hits())
+            for rank, hit in enumerate(self.hits)
         )
         if self.route == Route.HANDOFF:
             conversation_id = message.conversation_id
             transaction.on_commit(lambda: _escalate(conversation_id), robust=True)
-
-    def prompt_hits(self) -> list[Hit]:
-        return self.hits[: grounding.PROMPT_PASSAGES] if self.route == Route.ANSWER else []
 
 
 def _escalate(conversation_id: int) -> None:
@@ -215,7 +212,9 @@ class Plan:
 
 def plan(conversation: Conversation, pending: list[Message]) -> Plan:
     """Classify, retrieve and apply the policy to `pending` (the shopper's unanswered messages)."""
-    text = "\n".join(m.text for m in pending).strip()
+    index = retrieval.store_index(conversation.store_id)
+    written = "\n".join(m.text for m in pending).strip()
+    text = spelling.correct(written, index.words | intents.VOCABULARY)
     query = text
     if len(re.findall(r"\w+", text)) <= SHORT_FOLLOW_UP_WORDS:
         query = f"{_earlier_shopper_text(conversation, pending[0].pk)}\n{text}".strip()
@@ -224,10 +223,10 @@ def plan(conversation: Conversation, pending: list[Message]) -> Plan:
     match = intents.classify(own_vector)
 
     last = _last_bot_trace(conversation, pending[0].pk)
-    numbers = intents.order_numbers(text)
+    numbers = intents.order_numbers(written)
     if last is not None and last.route == Route.ORDER and last.reason == "asked_number":
-        if numbers or re.fullmatch(r"\W*#?\s*[A-Za-z0-9-]{3,}\W*", text):
-            numbers = numbers or [re.sub(r"[^A-Za-z0-9-]", "", text)]
+        if numbers or re.fullmatch(r"\W*#?\s*[A-Za-z0-9-]{3,}\W*", written):
+            numbers = numbers or [re.sub(r"[^A-Za-z0-9-]", "", written)]
             match = intents.Match(intents.BY_NAME["track_order"], 1.0)
 
     expansion = None
@@ -235,7 +234,6 @@ def plan(conversation: Conversation, pending: list[Message]) -> Plan:
     if match.intent is not None and match.intent.question:
         expansion = _question_vector(match.intent.question)
         evidence_vector = (vector + expansion) / (np.linalg.norm(vector + expansion) or 1.0)
-    index = retrieval.store_index(conversation.store_id)
     hits = index.search(query, SEARCH_K, query_vector=vector, expansion=expansion)
     relevance = max((h.relevance for h in hits), default=0.0)
     refusals = ReplyTrace.objects.filter(
@@ -309,7 +307,7 @@ def _order_reply(conversation, numbers, hits, vector, reply: Reply) -> bool:
         reply.reason = "asked_number"
         reply.fixed_text = ASK_ORDER_NUMBER
         if hits:
-            found = grounding.evidence(hits, vector)
+            found = reply.found = grounding.evidence(hits, vector)
             reply.fixed_text += f"\n\nFrom our help article “{found.label}”: {found.quote}"
         return True
     parts = []

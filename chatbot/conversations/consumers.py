@@ -42,7 +42,7 @@ def _open(key: str, origin: str, shopper: str, conversation: int | None, query: 
         return None  # a forged identity, or none where the store requires one: refused
     opened = services.open_conversation(store, shopper, conversation, verified.customer_id)
     # A queued reply can be lost with a Redis that restarted empty: a reconnect queues it again.
-    pass  # services.request_reply(opened.pk)
+    services.request_reply(opened.pk)
     return opened
 
 

@@ -11,6 +11,8 @@ expected facts for 128 with the question alone, 156 when the question of the sho
 added to the query vector; the best article for 173 and 186.
 """
 
+import functools
+import re
 import threading
 from dataclasses import dataclass
 
@@ -70,6 +72,13 @@ class HybridIndex:
             entries,
             embeddings.encode([e.embedding_text() for e in entries]),
             embeddings.encode([e.label for e in entries]),
+        )
+
+    @functools.cached_property
+    def words(self) -> frozenset[str]:
+        """Every word of the indexed passages, lowercased (the store's own vocabulary)."""
+        return frozenset(
+            w.lower() for e in self.entries for w in re.findall(r"[A-Za-z]+", e.embedding_text())
         )
 
     def _cosines(self, vector: np.ndarray) -> np.ndarray:

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 TESTS = Path(__file__).resolve().parents[1]
-# Helper modules: processes and live_chat (e2e), socket_client (web), local_http (integrations).
-sys.path[:0] = [str(TESTS / "e2e"), str(TESTS / "web"), str(TESTS / "integrations")]
+# Helper modules: processes and live_chat (e2e), socket_client (web), local_http (integrations),
+# dashboard_staff and dashboard_sockets (dashboard).
+sys.path[:0] = [str(TESTS / d) for d in ("e2e", "web", "integrations", "dashboard")]
 
 
 def _load(path: str, name: str):

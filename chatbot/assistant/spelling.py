@@ -1,0 +1,103 @@
+"""Fixing shoppers' typos before a message is embedded: "do you shpi to Philadelphia?", "restoring
+my rpofile key". MiniLM splits an unknown word into meaningless pieces, so one typo can hide what a
+short message is about, and the bot would hand over a question its articles answer.
+
+A word is left alone when it is known: a whole word of the embedding model's vocabulary (about
+20,000 English words) or a word of the store's articles or the intent examples. An unknown word
+becomes the nearest known word within one edit (two for long words), preferring the store's own
+words; with no such word it stays as written (names, places, order numbers).
+"""
+
+import functools
+import re
+
+from chatbot.knowledge import embeddings
+
+WORD = re.compile(r"[A-Za-z]+")
+MIN_LENGTH = 4  # shorter words are left alone; candidates may be one letter shorter
+# Chat spellings that are not typos.
+INFORMAL = frozenset(
+    "dont cant wont didnt doesnt isnt arent wasnt havent hasnt couldnt wouldnt shouldnt "
+    "youre theyre thats whats wheres hows ive youve wanna gonna gotta lemme pls plz thx".split()
+)
+
+
+def distance(a: str, b: str, limit: int) -> int:
+    """Edit distance where swapping two neighbours counts as one edit; limit + 1 when over."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            current[j] = min(
+                previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] != b[j - 1])
+            )
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def allowed_edits(word: str) -> int:
+    return 1 if len(word) < 7 else 2
+
+
+@functools.cache
+def vocabulary() -> frozenset[str]:
+    """Whole words of the embedding model's vocabulary."""
+    path = embeddings.model_dir() / "vocab.txt"
+    words = path.read_text(encoding="utf-8").split()
+    return frozenset(w for w in words if w.isalpha() and w.islower())
+
+
+@functools.cache
+def _by_shape() -> dict[tuple[str, int], list[str]]:
+    """Vocabulary words by (first letter, length), to search only plausible neighbours."""
+    shapes: dict[tuple[str, int], list[str]] = {}
+    for word in vocabulary():
+        if len(word) >= MIN_LENGTH - 1:
+            shapes.setdefault((word[0], len(word)), []).append(word)
+    return shapes
+
+
+def words_of(texts) -> frozenset[str]:
+    return frozenset(w.lower() for text in texts for w in WORD.findall(text))
+
+
+def _nearest(word: str, domain: frozenset[str]) -> str | None:
+    limit = allowed_edits(word)
+    best, best_distance = None, limit + 1
+    for candidate in sorted(domain):
+        if len(candidate) >= MIN_LENGTH - 1:
+            d = distance(word, candidate, limit)
+            if d < best_distance:
+                best, best_distance = candidate, d
+    if best is not None:
+        return best
+    # The first letter is usually right; a swap of the first two letters keeps the second.
+    starts = {word[0], word[1]}
+    for length in range(len(word) - limit, len(word) + limit + 1):
+        for start in starts:
+            for candidate in _by_shape().get((start, length), ()):
+                d = distance(word, candidate, limit)
+                if d < best_distance:
+                    best, best_distance = candidate, d
+    return best
+
+
+def correct(text: str, domain: frozenset[str]) -> str:
+    """`text` with unknown words replaced by their nearest known word (see module doc)."""
+    known = vocabulary()
+
+    def fix(match: re.Match) -> str:
+        word = match.group(0)
+        lower = word.lower()
+        if len(lower) < MIN_LENGTH or lower in known or lower in domain or lower in INFORMAL:
+            return word
+        return _nearest(lower, domain) or word
+
+    return WORD.sub(fix, text)
