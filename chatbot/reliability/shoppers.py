@@ -27,6 +27,7 @@ QUESTIONS = [
     "Is there a discount for a first order?",
 ]
 CONNECT_AT_ONCE = 25  # handshakes in flight together
+CONNECT_SECONDS = 120  # for all of them; a shopper not connected by then is counted as an error
 
 
 @dataclass
@@ -59,18 +60,19 @@ class Shopper:
         self.ws = None
         self.conversation = None
 
-    async def connect(self, gate: asyncio.Semaphore) -> bool:
+    async def connect(self, gate: asyncio.Semaphore, deadline: float) -> bool:
         async with gate:
             try:
-                self.ws = await connect(
-                    f"{self.plan.url}&shopper={self.shopper_id}",
-                    origin=self.plan.origin,
-                    proxy=None,
-                    compression=None,
-                    open_timeout=60,
-                    max_queue=None,
-                )
-                hello = json.loads(await asyncio.wait_for(self.ws.recv(), 30))
+                async with asyncio.timeout_at(deadline):
+                    self.ws = await connect(
+                        f"{self.plan.url}&shopper={self.shopper_id}",
+                        origin=self.plan.origin,
+                        proxy=None,
+                        compression=None,
+                        open_timeout=None,
+                        max_queue=None,
+                    )
+                    hello = json.loads(await self.ws.recv())
             except (OSError, TimeoutError, WebSocketException, ValueError) as error:
                 self.tally.errors[f"connect:{type(error).__name__}"] += 1
                 return False
@@ -151,7 +153,8 @@ async def run(plan: Plan, tally: Tally) -> float:
     crowd = [Shopper(plan, tally, n) for n in range(plan.shoppers)]
     gate = asyncio.Semaphore(CONNECT_AT_ONCE)
     started = time.monotonic()
-    ok = await asyncio.gather(*(shopper.connect(gate) for shopper in crowd))
+    deadline = asyncio.get_running_loop().time() + CONNECT_SECONDS
+    ok = await asyncio.gather(*(shopper.connect(gate, deadline) for shopper in crowd))
     connect_seconds = time.monotonic() - started
     online = [shopper for shopper, up in zip(crowd, ok, strict=True) if up]
     stop_sending = time.monotonic() + plan.duration

@@ -63,7 +63,11 @@ def _superblocks(q: torch.Tensor) -> torch.Tensor:
 def _q4_int8_layout(codes: torch.Tensor) -> torch.Tensor:
     """Per lane, 4 bytes: code(8k + b) | code(8k + 4 + b) << 4 (see csrc/int8_linear.c)."""
     head, tail = _superblocks(codes)
-    parts = [(p[..., 0, :] | (p[..., 1, :] << 4)).reshape(codes.shape[0], -1) for p in (head, tail) if p is not None]
+    parts = [
+        (p[..., 0, :] | (p[..., 1, :] << 4)).reshape(codes.shape[0], -1)
+        for p in (head, tail)
+        if p is not None
+    ]
     return torch.cat(parts, dim=1).contiguous()
 
 
@@ -131,11 +135,16 @@ class _Part:
             native.linear_i8_q8(x, self.qweight, self.scales, self.bias, out)
 
 
-def _concat(weights: list[Weight], biases: list[torch.Tensor | None]) -> tuple[Weight, torch.Tensor | None]:
+def _concat(
+    weights: list[Weight], biases: list[torch.Tensor | None]
+) -> tuple[Weight, torch.Tensor | None]:
     bias = None
     if any(b is not None for b in biases):
         bias = torch.cat(
-            [torch.zeros(w.shape[0]) if b is None else b.float() for w, b in zip(weights, biases, strict=True)]
+            [
+                torch.zeros(w.shape[0]) if b is None else b.float()
+                for w, b in zip(weights, biases, strict=True)
+            ]
         )
     first = weights[0]
     if len(weights) == 1:
@@ -151,7 +160,9 @@ def _concat(weights: list[Weight], biases: list[torch.Tensor | None]) -> tuple[W
             bias,
         )
     if isinstance(first, Q8Weight):
-        return Q8Weight(torch.cat([w.qweight for w in weights]), torch.cat([w.scales for w in weights])), bias
+        return Q8Weight(
+            torch.cat([w.qweight for w in weights]), torch.cat([w.scales for w in weights])
+        ), bias
     return torch.cat([w.float() for w in weights]), bias
 
 

@@ -57,7 +57,9 @@ def _ours(hf, family: str, int4: bool):
         if hf.config.tie_word_embeddings:
             weights.pop("lm_head.weight", None)
         # float32 activations: the int8 ones (the default) are checked against their own reference
-        model = type(model).from_weights(model.config, weights, hf.config.max_position_embeddings, exact=True)
+        model = type(model).from_weights(
+            model.config, weights, hf.config.max_position_embeddings, exact=True
+        )
     return model
 
 

@@ -1,9 +1,12 @@
 """The database refuses a write: the shopper is told, nothing is half-stored, and resending the same
 message (same client_msg_id, as the widget does) stores it exactly once."""
 
+import time
+
 import pytest
 from asgiref.sync import sync_to_async
 from live_chat import LiveChat
+from playwright.sync_api import expect
 from refusals import refused_inserts
 from socket_client import Client
 
@@ -66,3 +69,27 @@ def test_a_refused_reply_is_reported_and_the_resend_gets_it_answered_once(live_s
     assert bot.text == frames[-1]["text"]
     assert Conversation.objects.get(pk=chat.conversation).answered_through == shopper.pk
     chat.close()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_widget_resends_a_refused_message_by_itself(browser, live_stack, demo_store):
+    demo_store.allowed_origins.append(live_stack.origin)
+    demo_store.save()
+    page = browser.new_page()
+    page.goto(f"{live_stack.base_url}/")
+    page.locator("#parley-chat .launcher").click()  # opens the conversation
+    deadline = time.monotonic() + 15
+    while not Conversation.objects.filter(store=demo_store).exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    # Staff answer this one: the test is about storing the shopper's message, not the model.
+    Conversation.objects.filter(store=demo_store).update(state=Conversation.State.HUMAN)
+    with refused_inserts("conversations_message"):
+        page.locator("#parley-chat textarea").fill("Do you ship to Norway?")
+        page.locator("#parley-chat textarea").press("Enter")
+        expect(page.locator("#parley-chat .msg.note")).to_contain_text("could not be saved")
+        expect(page.locator("#parley-chat .msg.shopper.sending")).to_have_count(1)
+    expect(page.locator("#parley-chat .msg.shopper.sending")).to_have_count(0, timeout=15_000)
+    assert list(Message.objects.values_list("text", flat=True)) == ["Do you ship to Norway?"]
+    page.close()

@@ -29,20 +29,25 @@ def conversation(store):
 
 
 def staff_urls(store, conversation) -> list[str]:
-    """Every dashboard page, and the admin's store page."""
+    """Every dashboard page (reports included), and the admin's store page."""
     urls = []
-    for pattern in dashboard_urls.urlpatterns:
-        if not pattern.name:
-            continue
-        converters = pattern.pattern.converters
-        kwargs = {}
-        if "pk" in converters:
-            kwargs["pk"] = store.pk if pattern.name.startswith("store") else conversation.pk
-        if "after" in converters:
-            kwargs["after"] = 0
-        if "name" in converters:
-            kwargs["name"] = "conversations.csv"
-        urls.append(reverse(f"dashboard:{pattern.name}", kwargs=kwargs))
+
+    def walk(patterns, namespace):
+        for pattern in patterns:
+            if hasattr(pattern, "url_patterns"):  # an include()
+                walk(pattern.url_patterns, f"{namespace}:{pattern.namespace}")
+                continue
+            converters = pattern.pattern.converters
+            kwargs = {}
+            if "pk" in converters:
+                kwargs["pk"] = store.pk if pattern.name.startswith("store") else conversation.pk
+            if "after" in converters:
+                kwargs["after"] = 0
+            if "name" in converters:
+                kwargs["name"] = "conversations.csv"
+            urls.append(reverse(f"{namespace}:{pattern.name}", kwargs=kwargs))
+
+    walk(dashboard_urls.urlpatterns, "dashboard")
     return urls + [f"/admin/stores/store/{store.pk}/change/", "/admin/login/"]
 
 
@@ -96,5 +101,4 @@ def test_logging_in_needs_the_token_too(admin):
 @pytest.mark.parametrize("origin", ["https://evil.example", "null", None])
 async def test_the_staff_socket_refuses_other_sites(store, admin, origin):
     client = await sync_to_async(logged_in)(admin)
-    socket = staff(client, origin=origin) if origin else staff(client, origin="")
-    assert not await socket.connect()
+    assert not await staff(client, origin=origin or "").connect()
