@@ -225,7 +225,13 @@ def bench_llama_cpp(
 def run_bench(args) -> dict:
     path = resolve(args.model)
     t0 = time.perf_counter()
-    engine = inference.load(args.model, autostart=False)
+    engine = inference.load(
+        args.model,
+        autostart=False,
+        exact=args.exact,
+        quantize=None if args.no_quantize else "int4",
+        group_size=args.group_size,
+    )
     load_s = time.perf_counter() - t0
     tok = engine.tokenizer
     mine = bench_engine(engine, args.decode_tokens, args.prompt_tokens)
@@ -269,6 +275,10 @@ def run_bench(args) -> dict:
                 mine["prompt_tok_s"] / figures["prompt_tok_s"], 2
             )
     result["baselines"] = baselines
+    if args.quality_group_size:
+        from inference.formats.quant_quality import measure
+
+        result["int4_quality"] = measure(args.model, args.quality_group_size)
     if "decode_tok_s" in baselines.get("llama_cpp", {}):
         result["llama_cpp_decode_tok_s_bs1"] = baselines["llama_cpp"]["decode_tok_s"]
     return result

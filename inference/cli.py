@@ -11,10 +11,32 @@ from inference.sampling import SamplingParams
 DEFAULT_MODEL = "smollm2-135m-instruct"
 
 
-def _sampling_args(p: argparse.ArgumentParser, max_tokens: int) -> None:
+def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model", default=DEFAULT_MODEL, help="model name or path (.gguf or HF directory)"
     )
+    p.add_argument(
+        "--group-size", type=int, default=32, help="int4 group size for float HF checkpoints"
+    )
+    p.add_argument(
+        "--no-quantize", action="store_true", help="keep float HF checkpoints in float32"
+    )
+    p.add_argument(
+        "--exact", action="store_true", help="float32 activations (slower; for verification)"
+    )
+
+
+def _load(args):
+    import inference
+
+    quantize = None if args.no_quantize else "int4"
+    return inference.load(
+        args.model, quantize=quantize, group_size=args.group_size, exact=args.exact
+    )
+
+
+def _sampling_args(p: argparse.ArgumentParser, max_tokens: int) -> None:
+    _model_args(p)
     p.add_argument("--max-tokens", type=int, default=max_tokens)
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
     p.add_argument("--top-k", type=int, default=0)
@@ -37,9 +59,7 @@ def _params(args) -> SamplingParams:
 
 
 def cmd_generate(args) -> None:
-    import inference
-
-    engine = inference.load(args.model)
+    engine = _load(args)
     stream = engine.submit([{"role": "user", "content": args.prompt}], _params(args))
     if args.json:
         text = "".join(stream)
@@ -52,9 +72,7 @@ def cmd_generate(args) -> None:
 
 
 def cmd_chat(args) -> None:
-    import inference
-
-    engine = inference.load(args.model)
+    engine = _load(args)
     history: list[dict] = [{"role": "system", "content": args.system}] if args.system else []
     print(f"{engine.model_name} - empty line or /quit to leave, /reset to forget the conversation")
     while True:
@@ -114,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     chat.set_defaults(func=cmd_chat)
 
     bench = sub.add_parser("bench", help="throughput and latency figures")
-    bench.add_argument("--model", default=DEFAULT_MODEL)
+    _model_args(bench)
     bench.add_argument("--json", action="store_true", help="print one JSON line")
     bench.add_argument("--decode-tokens", type=int, default=128)
     bench.add_argument("--prompt-tokens", type=int, default=512)
@@ -129,6 +147,12 @@ def main(argv: list[str] | None = None) -> None:
         "--no-transformers", action="store_true", help="skip the transformers baseline"
     )
     bench.add_argument("--no-llama-cpp", action="store_true", help="skip the llama.cpp baseline")
+    bench.add_argument(
+        "--quality-group-size",
+        type=int,
+        default=0,
+        help="also measure what on-load int4 quantization with this group size costs (1-2 min)",
+    )
     bench.set_defaults(func=cmd_bench)
 
     args = parser.parse_args(argv)

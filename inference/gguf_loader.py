@@ -103,12 +103,16 @@ def _unpermute_rows(w, n_head: int):
 
 
 def convert_tensor(data: np.ndarray, qtype: QT, shape: tuple[int, ...]):
-    """One GGUF tensor -> Int4Weight | Q8Weight | float32 tensor of HF shape (out, in)."""
+    """One GGUF tensor -> Int4Weight | Q8Weight | float32 tensor of HF shape (out, in), or a list of
+    those for a quantized 3-D expert stack."""
     qtype = QT(qtype)
     if qtype in gguf_quants.INT4_CONVERTIBLE and len(shape) == 2:
         return gguf_quants.to_int4(data, qtype)
     if qtype == QT.Q8_0 and len(shape) == 2:
         return Q8Weight.from_gguf_blocks(gguf_quants.row_bytes(data))
+    if len(shape) == 3 and (qtype in gguf_quants.INT4_CONVERTIBLE or qtype == QT.Q8_0):
+        # a stack of experts (GGUF shape (in, out, experts)): one compact weight per expert
+        return [convert_tensor(data[e], qtype, shape[:2]) for e in range(shape[2])]
     return gguf_quants.dequantize(data, qtype).reshape(tuple(reversed(shape))).clone()
 
 

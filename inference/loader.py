@@ -32,16 +32,18 @@ def resolve(name_or_path: str) -> str:
     )
 
 
-def read_checkpoint(path: str):
-    """(ModelConfig, weights, Tokenizer) from a .gguf file or a Hugging Face directory."""
+def read_checkpoint(path: str, quantize: str | None = "int4", group_size: int = 32):
+    """(ModelConfig, weights, Tokenizer) from a .gguf file or a Hugging Face directory.
+    ``quantize``/``group_size`` apply to float checkpoints in a directory (GGUF keeps its types)."""
     if path.endswith(".gguf"):
+        from inference.formats import gguf_moe  # noqa: F401 - registers the MoE architectures
         from inference.gguf_loader import load_gguf
 
         return load_gguf(path)
     if (Path(path) / "config.json").exists():
         from inference.formats.hf import load_hf
 
-        return load_hf(path)
+        return load_hf(path, quantize=quantize, group_size=group_size)
     raise ValueError(f"{path!r} is neither a .gguf file nor a directory with config.json")
 
 
@@ -52,14 +54,21 @@ def build_model(config, weights: dict, max_positions: int, exact: bool = False):
 
 
 def load(
-    name_or_path: str, *, autostart: bool = True, exact: bool = False, **engine_options
+    name_or_path: str,
+    *,
+    autostart: bool = True,
+    exact: bool = False,
+    quantize: str | None = "int4",
+    group_size: int = 32,
+    **engine_options,
 ) -> LLMEngine:
     """Load a model by short name (``smollm2-135m-instruct``) or path; ``engine_options`` are
     ``EngineConfig`` fields (``kv_cache_bytes``, ``max_num_seqs``, ...). ``exact``: quantized
-    weights meet float32 activations instead of int8 ones (slower; for verification)."""
+    weights meet float32 activations instead of int8 ones (slower; for verification).
+    ``quantize`` (``"int4"`` or None) and ``group_size`` apply to float Hugging Face checkpoints."""
     path = resolve(name_or_path)
     config = EngineConfig(**engine_options)
-    model_config, weights, tokenizer = read_checkpoint(path)
+    model_config, weights, tokenizer = read_checkpoint(path, quantize, group_size)
     max_positions = config.max_model_len or model_config.max_position_embeddings
     model = build_model(model_config, weights, max_positions, exact)
     name = name_or_path if name_or_path in MODEL_NAMES else Path(path).name

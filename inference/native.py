@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-_SOURCES = [Path(__file__).parent / "csrc" / name for name in ("cpu_ops.c", "int8_linear.c")]
-_FLAGS = ["-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fPIC", "-shared"]
+_SOURCES = [Path(__file__).parent / "csrc" / name for name in ("pool.c", "cpu_ops.c", "int8_linear.c")]
+_FLAGS = ["-O3", "-march=native", "-pthread", "-ffp-contract=off", "-fPIC", "-shared"]
 
 _P, _I, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
 _SIGNATURES = {
@@ -59,7 +59,7 @@ def _cpu_key() -> str:
 
 
 def _build() -> Path:
-    src = b"".join(path.read_bytes() for path in _SOURCES)
+    src = b"".join(path.read_bytes() for path in [*_SOURCES, _SOURCES[0].with_name("pool.h")])
     key = hashlib.sha256(src + " ".join(_FLAGS).encode() + _cpu_key().encode()).hexdigest()[:16]
     out = _cache_dir() / f"cpu_ops-{key}.so"
     if out.exists():
@@ -69,7 +69,9 @@ def _build() -> Path:
     os.close(fd)
     cc = os.environ.get("CC", "gcc")
     try:
-        subprocess.run([cc, *_FLAGS, *map(str, _SOURCES), "-o", tmp, "-lm"], check=True, capture_output=True)  # noqa: S603
+        subprocess.run(
+            [cc, *_FLAGS, *map(str, _SOURCES), "-o", tmp, "-lm"], check=True, capture_output=True
+        )  # noqa: S603
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):

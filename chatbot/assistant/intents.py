@@ -174,7 +174,7 @@ INTENTS = (
         "edit my personal information",
         "change the email address of my account",
         "modify the data in my profile",
-        "update the details on my premium account",
+        "update the details saved in my account",
         "correct the information on my account",
     )),
     Intent("switch_account", ANSWER, "How do I switch to another membership tier or plan (upgrade or downgrade)?", (
@@ -186,6 +186,8 @@ INTENTS = (
         "I want to use the other kind of account",
         "change to the gold account",
         "move my profile to the free plan",
+        "move my account up to the premium tier",
+        "I'd like to start using the pro profile instead",
     )),
     Intent("recover_password", ANSWER, "I forgot my password. How do I reset it?", (
         "I forgot my password",

@@ -4,8 +4,8 @@ short message is about, and the bot would hand over a question its articles answ
 
 A word is left alone when it is known: a whole word of the embedding model's vocabulary (about
 20,000 English words) or a word of the store's articles or the intent examples. An unknown word
-becomes the nearest known word within one edit (two for long words), preferring the store's own
-words; with no such word it stays as written (names, places, order numbers).
+becomes the nearest word of the store's articles or the intent examples within one edit (two for
+long words); with no such word it stays as written (names, places, order numbers).
 """
 
 import functools
@@ -54,21 +54,14 @@ def vocabulary() -> frozenset[str]:
     return frozenset(w for w in words if w.isalpha() and w.islower())
 
 
-@functools.cache
-def _by_shape() -> dict[tuple[str, int], list[str]]:
-    """Vocabulary words by (first letter, length), to search only plausible neighbours."""
-    shapes: dict[tuple[str, int], list[str]] = {}
-    for word in vocabulary():
-        if len(word) >= MIN_LENGTH - 1:
-            shapes.setdefault((word[0], len(word)), []).append(word)
-    return shapes
-
-
 def words_of(texts) -> frozenset[str]:
     return frozenset(w.lower() for text in texts for w in WORD.findall(text))
 
 
 def _nearest(word: str, domain: frozenset[str]) -> str | None:
+    """The store's (or the intents') word nearest to `word`, if one is close enough. Only those
+    words are targets: correcting towards any dictionary word turns a valid word the model's
+    vocabulary lacks ("rebate") into a different one ("relate")."""
     limit = allowed_edits(word)
     best, best_distance = None, limit + 1
     for candidate in sorted(domain):
@@ -76,16 +69,6 @@ def _nearest(word: str, domain: frozenset[str]) -> str | None:
             d = distance(word, candidate, limit)
             if d < best_distance:
                 best, best_distance = candidate, d
-    if best is not None:
-        return best
-    # The first letter is usually right; a swap of the first two letters keeps the second.
-    starts = {word[0], word[1]}
-    for length in range(len(word) - limit, len(word) + limit + 1):
-        for start in starts:
-            for candidate in _by_shape().get((start, length), ()):
-                d = distance(word, candidate, limit)
-                if d < best_distance:
-                    best, best_distance = candidate, d
     return best
 
 

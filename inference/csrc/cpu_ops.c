@@ -6,16 +6,15 @@
  * is therefore batch invariant. Dequantization is exact: (q * d + m) with q < 16 and an f16 d is
  * what gguf's float32 dequantizer produces, rounded once.
  *
- * Built at first use by inference/native.py with -O3 -march=native -fopenmp (AVX-512 required).
+ * Built at first use by inference/native.py with -O3 -march=native (AVX-512 required); work is
+ * split into chunks for the thread pool of pool.c.
  */
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 
-int n_threads = 1; /* shared with int8_linear.c */
-
-void set_num_threads(int n) { n_threads = n > 0 ? n : 1; }
+#include "pool.h"
 
 /* exp on 16 lanes (Cephes expf polynomial, 2^n by scalef); deterministic, ~1 ulp. */
 static inline __m512 exp512(__m512 x) {
@@ -113,11 +112,19 @@ tile(int kind, int R, int C, const float *x, int64_t K, const void *w, const voi
         for (; n < n_hi; n++) tile(kind, R, 1, x, K, w, s, G, bias, m0, n, y, ldy);           \
     } while (0)
 
-/* One chunk of N_CHUNK output columns, all rows. Inlined into each kernel's own parallel loop,
- * so that `kind` is a constant there (OpenMP outlines the loop body before inlining). */
-static inline __attribute__((always_inline)) void
-linear_chunk(int kind, int64_t ch, const float *x, int64_t M, int64_t K, const void *w,
-             const void *s, int64_t G, const float *bias, int64_t N, float *y, int64_t ldy) {
+typedef struct {
+    const float *x, *bias;
+    const void *w, *s;
+    int64_t M, K, G, N, ldy;
+    float *y;
+} LinearArgs;
+
+/* One chunk of N_CHUNK output columns, all rows; `kind` is a constant in each instantiation. */
+static inline __attribute__((always_inline)) void linear_chunk(int kind, const LinearArgs *a, int64_t ch) {
+    const float *x = a->x, *bias = a->bias;
+    const void *w = a->w, *s = a->s;
+    const int64_t M = a->M, K = a->K, G = a->G, N = a->N, ldy = a->ldy;
+    float *y = a->y;
     int64_t n_lo = ch * N_CHUNK, n_hi = n_lo + N_CHUNK < N ? n_lo + N_CHUNK : N;
     int64_t m0 = 0;
     for (; m0 + 8 <= M; m0 += 8) TILE_ROW(kind, 8, 2);
@@ -126,29 +133,40 @@ linear_chunk(int kind, int64_t ch, const float *x, int64_t M, int64_t K, const v
     for (; m0 < M; m0++) TILE_ROW(kind, 1, 8);
 }
 
-#define LINEAR(kind, w, s, G)                                                                  \
-    int64_t chunks = (N + N_CHUNK - 1) / N_CHUNK;                                              \
-    _Pragma("omp parallel for schedule(static) num_threads(n_threads) if(M * N * K > 65536)")  \
-    for (int64_t ch = 0; ch < chunks; ch++) linear_chunk(kind, ch, x, M, K, w, s, G, bias, N, y, ldy);
+static void chunk_q4h(void *a, int64_t ch) { linear_chunk(Q4H, a, ch); }
+static void chunk_q4f(void *a, int64_t ch) { linear_chunk(Q4F, a, ch); }
+static void chunk_q8(void *a, int64_t ch) { linear_chunk(Q8, a, ch); }
+static void chunk_f32(void *a, int64_t ch) { linear_chunk(F32, a, ch); }
+
+static void run_linear(void (*fn)(void *, int64_t), LinearArgs a) {
+    int64_t chunks = (a.N + N_CHUNK - 1) / N_CHUNK;
+    if (a.M * a.N * a.K <= 65536) {
+        for (int64_t ch = 0; ch < chunks; ch++) fn(&a, ch);
+    } else {
+        pool_run(chunks, fn, &a);
+    }
+}
+
+#define LINEAR(fn, w, s, G) run_linear(fn, (LinearArgs){x, bias, w, s, M, K, G, N, ldy, y});
 
 void linear_q4h(const float *x, int64_t M, int64_t K, const uint8_t *qw, const uint16_t *sm,
                 int64_t G, const float *bias, int64_t N, float *y, int64_t ldy) {
-    LINEAR(Q4H, qw, sm, G)
+    LINEAR(chunk_q4h, qw, sm, G)
 }
 
 void linear_q4f(const float *x, int64_t M, int64_t K, const uint8_t *qw, const float *sm,
                 int64_t G, const float *bias, int64_t N, float *y, int64_t ldy) {
-    LINEAR(Q4F, qw, sm, G)
+    LINEAR(chunk_q4f, qw, sm, G)
 }
 
 void linear_q8(const float *x, int64_t M, int64_t K, const int8_t *qw, const uint16_t *sc,
                const float *bias, int64_t N, float *y, int64_t ldy) {
-    LINEAR(Q8, qw, sc, 32)
+    LINEAR(chunk_q8, qw, sc, 32)
 }
 
 void linear_f32(const float *x, int64_t M, int64_t K, const float *w, const float *bias,
                 int64_t N, float *y, int64_t ldy) {
-    LINEAR(F32, w, NULL, 32)
+    LINEAR(chunk_f32, w, NULL, 32)
 }
 
 /* Rows of a Q8_0 table (embedding lookup), dequantized exactly. */
@@ -168,7 +186,6 @@ void embed_q8(const int64_t *ids, int64_t T, const int8_t *qw, const uint16_t *s
 /* h += add (when given), then out = w * (h * rsqrt(mean(h^2) + eps)), row by row. */
 void add_rmsnorm(float *h, const float *add, const float *w, float eps, int64_t T, int64_t C,
                  float *out) {
-#pragma omp parallel for schedule(static) num_threads(n_threads) if(T * C > 65536)
     for (int64_t t = 0; t < T; t++) {
         float *row = h + t * C;
         if (add)
@@ -188,7 +205,6 @@ void add_rmsnorm(float *h, const float *add, const float *w, float eps, int64_t 
 
 /* out[t, i] = silu(gu[t, i]) * gu[t, F + i] */
 void silu_mul(const float *gu, int64_t T, int64_t F, float *out) {
-#pragma omp parallel for schedule(static) num_threads(n_threads) if(T * F > 65536)
     for (int64_t t = 0; t < T; t++) {
         const float *g = gu + t * 2 * F, *u = g + F;
         int64_t i = 0;
@@ -219,7 +235,6 @@ void rope_store_kv(const float *qkv, int64_t T, int64_t H, int64_t Hkv, int64_t 
                    const int64_t *pos, const float *cos_t, const float *sin_t, const int64_t *slots,
                    float *kc, float *vc, float *q_out) {
     int64_t half = D / 2, width = (H + 2 * Hkv) * D;
-#pragma omp parallel for schedule(static) num_threads(n_threads) if(T > 16)
     for (int64_t t = 0; t < T; t++) {
         const float *row = qkv + t * width;
         const float *c = cos_t + pos[t] * half, *s = sin_t + pos[t] * half;
@@ -234,16 +249,25 @@ void rope_store_kv(const float *qkv, int64_t T, int64_t H, int64_t Hkv, int64_t 
  * Query token t (heads [H, D] in q) attends to the first ctx[t] positions of sequence seq[t],
  * whose cache blocks are block_tables[seq[t], :]. Causal masking is ctx[t] = position + 1.
  * One (token, kv head) per task; online softmax over cache blocks, in key order. */
-void paged_attention(const float *q, int64_t T, int64_t H, int64_t Hkv, int64_t D,
-                     const float *kc, const float *vc, int64_t block_size,
-                     const int32_t *block_tables, int64_t bt_stride, const int32_t *seq,
-                     const int32_t *ctx, float scale, float *out) {
+typedef struct {
+    const float *q, *kc, *vc;
+    int64_t H, Hkv, D, block_size, bt_stride;
+    const int32_t *block_tables, *seq, *ctx;
+    float scale;
+    float *out;
+} AttnArgs;
+
+static void attention_task(void *args, int64_t task) {
+    const AttnArgs *a = args;
+    const float *q = a->q, *kc = a->kc, *vc = a->vc;
+    const int64_t H = a->H, Hkv = a->Hkv, D = a->D, block_size = a->block_size;
+    const float scale = a->scale;
+    float *out = a->out;
     int64_t group = H / Hkv, nd = D / 16;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) if(T * Hkv > 1)
-    for (int64_t task = 0; task < T * Hkv; task++) {
+    {
         int64_t t = task / Hkv, kvh = task % Hkv;
-        const int32_t *bt = block_tables + (int64_t)seq[t] * bt_stride;
-        int64_t n_keys = ctx[t];
+        const int32_t *bt = a->block_tables + (int64_t)a->seq[t] * a->bt_stride;
+        int64_t n_keys = a->ctx[t];
         __m512 acc[16][16]; /* [head in group][D / 16]; D <= 256, group <= 16 */
         float mx[16], sum[16];
         for (int64_t g = 0; g < group; g++) {
@@ -293,5 +317,17 @@ void paged_attention(const float *q, int64_t T, int64_t H, int64_t Hkv, int64_t 
             __m512 inv = _mm512_set1_ps(1.0f / sum[g]);
             for (int64_t j = 0; j < nd; j++) _mm512_storeu_ps(o + 16 * j, _mm512_mul_ps(acc[g][j], inv));
         }
+    }
+}
+
+void paged_attention(const float *q, int64_t T, int64_t H, int64_t Hkv, int64_t D,
+                     const float *kc, const float *vc, int64_t block_size,
+                     const int32_t *block_tables, int64_t bt_stride, const int32_t *seq,
+                     const int32_t *ctx, float scale, float *out) {
+    AttnArgs a = {q, kc, vc, H, Hkv, D, block_size, bt_stride, block_tables, seq, ctx, scale, out};
+    if (T > 1 || ctx[0] > 256) {
+        pool_run(T * Hkv, attention_task, &a);
+    } else {
+        for (int64_t task = 0; task < Hkv; task++) attention_task(&a, task);
     }
 }

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern int n_threads;
+#include "pool.h"
 
 enum { Q4H, Q4F, Q8 };
 
@@ -36,10 +36,19 @@ typedef struct {
     int64_t nsb;
 } ActQ;
 
-static void quantize_rows(const float *x, int64_t M, int64_t K, ActQ *a) {
+typedef struct {
+    const float *x;
+    int64_t K;
+    ActQ *a;
+} QuantArgs;
+
+static void quantize_row(void *args, int64_t m) {
+    const QuantArgs *qa = args;
+    const float *x = qa->x;
+    const int64_t K = qa->K;
+    ActQ *a = qa->a;
     int64_t nsb = a->nsb;
-#pragma omp parallel for schedule(static) num_threads(n_threads) if(M > 8)
-    for (int64_t m = 0; m < M; m++) {
+    {
         for (int64_t j = 0; j < nsb; j++) {
             int8_t tmp[256] __attribute__((aligned(64))); /* q1 then q2, natural column order */
             float sx[16];
@@ -81,6 +90,15 @@ static void quantize_rows(const float *x, int64_t M, int64_t K, ActQ *a) {
             __m512i corr = _mm512_add_epi32(_mm512_slli_epi32(lane_sum[0], 14), _mm512_slli_epi32(lane_sum[1], 7));
             _mm512_storeu_si512(a->corr + (m * nsb + j) * 16, corr);
         }
+    }
+}
+
+static void quantize_rows(const float *x, int64_t M, int64_t K, ActQ *a) {
+    QuantArgs args = {x, K, a};
+    if (M > 8) {
+        pool_run(M, quantize_row, &args);
+    } else {
+        for (int64_t m = 0; m < M; m++) quantize_row(&args, m);
     }
 }
 
@@ -168,9 +186,22 @@ tile_i8(int kind, int R, int C, const ActQ *a, int64_t K, const uint8_t *w, cons
         for (; n < n_hi; n++) tile_i8(kind, R, 1, a, K, w, sc, mn, bias, m0, n, y, ldy);      \
     } while (0)
 
-static inline __attribute__((always_inline)) void
-chunk_i8(int kind, int64_t ch, const ActQ *a, int64_t M, int64_t K, const uint8_t *w,
-         const void *sc, const void *mn, const float *bias, int64_t N, float *y, int64_t ldy) {
+typedef struct {
+    const ActQ *a;
+    const uint8_t *w;
+    const void *sc, *mn;
+    const float *bias;
+    int64_t M, K, N, ldy;
+    float *y;
+} I8Args;
+
+static inline __attribute__((always_inline)) void chunk_i8(int kind, const I8Args *args, int64_t ch) {
+    const ActQ *a = args->a;
+    const uint8_t *w = args->w;
+    const void *sc = args->sc, *mn = args->mn;
+    const float *bias = args->bias;
+    const int64_t M = args->M, K = args->K, N = args->N, ldy = args->ldy;
+    float *y = args->y;
     int64_t n_lo = ch * N_CHUNK, n_hi = n_lo + N_CHUNK < N ? n_lo + N_CHUNK : N;
     int64_t m0 = 0;
     for (; m0 + 8 <= M; m0 += 8) TILE_ROW_I8(kind, 8, 2);
@@ -195,34 +226,44 @@ static void act_free(ActQ *a) {
     free(a->corr);
 }
 
-#define LINEAR_I8(kind)                                                                        \
-    ActQ act;                                                                                  \
-    if (!act_alloc(&act, M, K)) {                                                              \
-        act_free(&act);                                                                        \
-        return -1;                                                                             \
-    }                                                                                          \
-    quantize_rows(x, M, K, &act);                                                              \
-    const ActQ *a = &act;                                                                      \
-    int64_t chunks = (N + N_CHUNK - 1) / N_CHUNK;                                              \
-    _Pragma("omp parallel for schedule(static) num_threads(n_threads) if(M * N * K > 65536)")  \
-    for (int64_t ch = 0; ch < chunks; ch++) chunk_i8(kind, ch, a, M, K, w, sc, mn, bias, N, y, ldy); \
-    act_free(&act);                                                                            \
+static void chunk_q4h(void *a, int64_t ch) { chunk_i8(Q4H, a, ch); }
+static void chunk_q4f(void *a, int64_t ch) { chunk_i8(Q4F, a, ch); }
+static void chunk_q8(void *a, int64_t ch) { chunk_i8(Q8, a, ch); }
+
+static int run_i8(void (*fn)(void *, int64_t), const float *x, I8Args args) {
+    ActQ act;
+    if (!act_alloc(&act, args.M, args.K)) {
+        act_free(&act);
+        return -1;
+    }
+    quantize_rows(x, args.M, args.K, &act);
+    args.a = &act;
+    int64_t chunks = (args.N + N_CHUNK - 1) / N_CHUNK;
+    if (args.M * args.N * args.K <= 65536) {
+        for (int64_t ch = 0; ch < chunks; ch++) fn(&args, ch);
+    } else {
+        pool_run(chunks, fn, &args);
+    }
+    act_free(&act);
     return 0;
+}
+
+#define LINEAR_I8(fn) return run_i8(fn, x, (I8Args){NULL, w, sc, mn, bias, M, K, N, ldy, y});
 
 int linear_i8_q4h(const float *x, int64_t M, int64_t K, const uint8_t *w, const uint16_t *sc,
                   const uint16_t *mn, const float *bias, int64_t N, float *y, int64_t ldy) {
-    LINEAR_I8(Q4H)
+    LINEAR_I8(chunk_q4h)
 }
 
 int linear_i8_q4f(const float *x, int64_t M, int64_t K, const uint8_t *w, const float *sc,
                   const float *mn, const float *bias, int64_t N, float *y, int64_t ldy) {
-    LINEAR_I8(Q4F)
+    LINEAR_I8(chunk_q4f)
 }
 
 int linear_i8_q8(const float *x, int64_t M, int64_t K, const uint8_t *w, const uint16_t *sc,
                  const float *bias, int64_t N, float *y, int64_t ldy) {
     const void *mn = NULL;
-    LINEAR_I8(Q8)
+    LINEAR_I8(chunk_q8)
 }
 
 /* Rows of a q8 table in the layout above (a tied embedding), dequantized exactly. */
