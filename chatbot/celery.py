@@ -18,7 +18,11 @@ app.autodiscover_tasks()
 
 @worker_init.connect
 def _load_engine(**_):
-    """Load the model before the worker reports ready, not inside the first shopper's reply."""
+    """Load the models before the worker reports ready, not inside the first shopper's reply."""
+    from chatbot.assistant import intents
     from chatbot.engine import get_engine
+    from chatbot.knowledge import embeddings
 
     get_engine()
+    # The embedding model, and the intent examples it embeds on first use (seconds on a CPU).
+    intents.classify(embeddings.encode(["Hello"])[0])

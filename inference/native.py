@@ -1,4 +1,5 @@
-"""The C kernels of csrc/cpu_ops.c, compiled once per source version and CPU, called through ctypes.
+"""The C kernels of csrc/ (pool.c, cpu_ops.c, int8_linear.c), compiled once per source version and
+CPU with gcc, called through ctypes.
 
 The kernels take raw pointers; the wrappers here take tensors and check nothing the hot path can
 afford to re-check, so callers pass contiguous float32 tensors of the documented shapes.
@@ -17,7 +18,9 @@ from pathlib import Path
 
 import torch
 
-_SOURCES = [Path(__file__).parent / "csrc" / name for name in ("pool.c", "cpu_ops.c", "int8_linear.c")]
+_SOURCES = [
+    Path(__file__).parent / "csrc" / name for name in ("pool.c", "cpu_ops.c", "int8_linear.c")
+]
 _FLAGS = ["-O3", "-march=native", "-pthread", "-ffp-contract=off", "-fPIC", "-shared"]
 
 _P, _I, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
@@ -69,9 +72,12 @@ def _build() -> Path:
     os.close(fd)
     cc = os.environ.get("CC", "gcc")
     try:
-        subprocess.run(
-            [cc, *_FLAGS, *map(str, _SOURCES), "-o", tmp, "-lm"], check=True, capture_output=True
-        )  # noqa: S603
+        cmd = [cc, *_FLAGS, *map(str, _SOURCES), "-o", tmp, "-lm"]
+        done = subprocess.run(cmd, capture_output=True, text=True)  # noqa: S603
+        if done.returncode:
+            raise RuntimeError(
+                f"building the CPU kernels failed (AVX-512 VNNI and gcc needed):\n{done.stderr}"
+            )
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):

@@ -38,6 +38,7 @@ WHOLE_PASSAGE_CHARS = 400
 # with 2 related passages ranked by the shopper's words, 174 with 3 ranked by their words and
 # their intent's question together.
 RELATED_SENTENCES = 3
+RELATED_MARGIN = 1.0
 
 
 def system_prompt(persona: str) -> str:
@@ -142,7 +143,11 @@ def evidence(hits: list[Hit], vector: np.ndarray) -> Evidence:
         keep = sorted(_ranked_sentences(own, vector)[:QUOTE_SENTENCES])
         own = [own[i] for i in keep]
     chosen = list(own)
-    related = [h for h in hits[1:] if h.entry.article_id == best.entry.article_id]
+    related = [
+        h
+        for h in hits[1:]
+        if h.entry.article_id == best.entry.article_id and h.score >= best.score - RELATED_MARGIN
+    ]
     for hit in related[:RELATED_SENTENCES]:
         candidates = [s for s in sentences(hit.entry.text) if s not in chosen]
         if candidates:

@@ -101,9 +101,11 @@ void set_num_threads(int n) {
     start_helpers(n_threads - 1);
 }
 
-/* One caller at a time: the engine's step loop is the only one that runs kernels. */
+static atomic_flag busy = ATOMIC_FLAG_INIT;
+
+/* One job at a time; a second caller meanwhile (another engine in the process) runs alone. */
 void pool_run(int64_t n, void (*fn)(void *ctx, int64_t i), void *ctx) {
-    if (n_threads <= 1 || n <= 1) {
+    if (n_threads <= 1 || n <= 1 || atomic_flag_test_and_set_explicit(&busy, memory_order_acquire)) {
         for (int64_t i = 0; i < n; i++) fn(ctx, i);
         return;
     }
@@ -118,4 +120,5 @@ void pool_run(int64_t n, void (*fn)(void *ctx, int64_t i), void *ctx) {
     if (atomic_load(&job.sleepers) > 0) futex_wake_all(&job.gen);
     work(g, fn, ctx, n);
     while (atomic_load_explicit(&job.done, memory_order_acquire) < n) _mm_pause();
+    atomic_flag_clear_explicit(&busy, memory_order_release);
 }

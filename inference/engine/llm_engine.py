@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import logging
 import threading
 import time
 import uuid
@@ -29,6 +30,7 @@ from inference.sampling import SamplingParams, sample
 from inference.tokenizer import Tokenizer
 
 _RATE_WINDOW_S = 10.0
+log = logging.getLogger(__name__)
 
 
 class LLMEngine:
