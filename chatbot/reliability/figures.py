@@ -55,7 +55,7 @@ def lost_messages(acked: dict[int, tuple[int, str]]) -> int:
     return lost
 
 
-def figures(tally: Tally, *, shoppers: int, active: int, duration: float, connect_s: float):
+def summarize(tally: Tally, *, shoppers: int, active: int, duration: float, connect_s: float):
     def ms(seconds):
         return None if seconds is None else round(seconds * 1000, 1)
 

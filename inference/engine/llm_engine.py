@@ -248,10 +248,9 @@ class LLMEngine:
 
     # -- observability -------------------------------------------------------------------------
     def tokens_per_second(self) -> float:
-        if len(self._recent) < 2:
-            return 0.0
-        span = self._recent[-1][0] - self._recent[0][0]
-        return sum(n for _, n in list(self._recent)[1:]) / span if span > 0 else 0.0
+        """Tokens generated over the last ``_RATE_WINDOW_S`` seconds, per second."""
+        since = time.perf_counter() - _RATE_WINDOW_S
+        return sum(n for t, n in list(self._recent) if t >= since) / _RATE_WINDOW_S
 
     def metrics_text(self) -> str:
         """Prometheus text exposition of the engine's gauges and counters."""

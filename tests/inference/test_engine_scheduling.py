@@ -223,3 +223,36 @@ def test_background_thread_serves_concurrent_streams():
         assert tuple(s.token_ids) == alone(tuple(p), 6, True)[0]
         assert 0 < s.usage.shared_engine_seconds <= s.usage.engine_seconds
     engine.shutdown()
+
+
+def _metrics(engine) -> dict[str, float]:
+    values = {}
+    for line in engine.metrics_text().splitlines():
+        if line.startswith("#"):
+            assert line.startswith(("# HELP parley_engine_", "# TYPE parley_engine_"))
+            continue
+        name, value = line.rsplit(" ", 1)
+        assert name.endswith('{model="tiny"}')
+        values[name.split("{")[0]] = float(value)
+    return values
+
+
+def test_metrics_report_requests_blocks_and_throughput():
+    engine = tiny_engine(kv_cache_bytes=64 * BLOCK_BYTES, max_num_seqs=1)
+    streams = [
+        engine.submit_tokens(SHARED, SamplingParams(max_tokens=8, ignore_eos=True)) for _ in range(2)
+    ]
+    engine.step()
+    m = _metrics(engine)
+    assert m["parley_engine_requests_running"] == 1 and m["parley_engine_requests_waiting"] == 1
+    assert m["parley_engine_kv_blocks_used"] == -(-len(SHARED) // 4)  # the prompt, in blocks of 4
+    assert m["parley_engine_kv_blocks_used"] + m["parley_engine_kv_blocks_free"] == 64
+    _drain(engine)
+    for s in streams:
+        list(s)
+    m = _metrics(engine)
+    assert m["parley_engine_requests_running"] == 0 and m["parley_engine_kv_blocks_used"] == 0
+    assert m["parley_engine_generation_tokens_total"] == 16
+    # the second prompt reuses every full block short of its last token
+    assert m["parley_engine_prefix_cache_hit_rate"] == ((len(SHARED) - 1) // 4 * 4) / (2 * len(SHARED))
+    assert m["parley_engine_generation_tokens_per_second"] == 16 / 10

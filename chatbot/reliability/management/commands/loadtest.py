@@ -84,17 +84,18 @@ class Command(BaseCommand):
             raise CommandError(
                 "the load test needs the production wiring: DATABASE_URL (PostgreSQL) and REDIS_URL"
             )
-        say = (lambda text: None) if options["json"] else self.stderr.write
+        origin = _loopback(options["server"]) if options["server"] else None
+        say = self.stderr.write  # progress; stdout holds only the figures
 
         started: list[servers.Child] = []
-        log_dir = Path(tempfile.mkdtemp(prefix="parley-loadtest-"))
         env = servers.child_env(max_tokens)
+        if origin is None or not options["external_worker"]:
+            log_dir = Path(tempfile.mkdtemp(prefix="parley-loadtest-"))
+            say(f"Logs of the processes it starts: {log_dir}")
         try:
-            if options["server"]:
-                origin = _loopback(options["server"])
-            else:
+            if origin is None:
                 port = servers.free_port()
-                say(f"Starting uvicorn on 127.0.0.1:{port} (logs in {log_dir}) ...")
+                say(f"Starting uvicorn on 127.0.0.1:{port} ...")
                 started.append(servers.start_server(port, env, log_dir))
                 origin = f"http://127.0.0.1:{port}"
             if not options["external_worker"]:
@@ -107,6 +108,7 @@ class Command(BaseCommand):
         if options["json"]:
             keys = ("sent", "replies_received", "lost_messages", "errors")
             keys += ("ttft_p50_ms", "ttft_p95_ms", "shoppers", "active", "connected", "duration_s")
+            keys += ("connect_s", "error_kinds")
             self.stdout.write(json.dumps({key: result.as_dict()[key] for key in keys}))
         else:
             for key, value in result.as_dict().items():
@@ -133,7 +135,7 @@ class Command(BaseCommand):
             tally = shoppers.Tally()
             say(f"Connecting {n} shoppers; {active} chat for {duration:g} s ...")
             connect_s = asyncio.run(shoppers.run(plan, tally))
-            return figures.figures(
+            return figures.summarize(
                 tally, shoppers=n, active=active, duration=duration, connect_s=connect_s
             )
         finally:
