@@ -37,7 +37,7 @@ _SIGNATURES = {
     "embed_q8": [_P, _I, _P, _P, _I, _P],
     "add_rmsnorm": [_P, _P, _P, _F, _I, _I, _P],
     "silu_mul": [_P, _I, _I, _P],
-    "rope_store_kv": [_P, _I, _I, _I, _I, _P, _P, _P, _P, _P, _P, _P],
+    "rope_store_kv": [_P, _I, _I, _I, _I, _P, _P, _P, _P, _I, _P, _P, _P],
     "paged_attention": [_P, _I, _I, _I, _I, _P, _P, _I, _P, _I, _P, _P, _F, _P],
 }
 
@@ -167,15 +167,23 @@ def silu_mul(gate_up, out):
 def rope_store_kv(
     qkv, n_heads, n_kv_heads, head_dim, positions, cos, sin, slots, k_cache, v_cache, q_out
 ):
+    """Rotate q into q_out; rotate k and copy v into the caches (layouts: see ``kv_cache_shapes``)."""
     lib.rope_store_kv(qkv.data_ptr(), qkv.shape[0], n_heads, n_kv_heads, head_dim,
                       positions.data_ptr(), cos.data_ptr(), sin.data_ptr(), slots.data_ptr(),
-                      k_cache.data_ptr(), v_cache.data_ptr(), q_out.data_ptr())  # fmt: skip
+                      v_cache.shape[1], k_cache.data_ptr(), v_cache.data_ptr(),
+                      q_out.data_ptr())  # fmt: skip
+
+
+def kv_cache_shapes(num_blocks: int, block_size: int, kv_heads: int, head_dim: int):
+    """K is transposed within each block ([blocks, kv_heads, head_dim, block_size]) so attention
+    reads one dimension of 16 keys as a vector; V is [blocks, block_size, kv_heads, head_dim]."""
+    return (num_blocks, kv_heads, head_dim, block_size), (num_blocks, block_size, kv_heads, head_dim)
 
 
 def paged_attention(q, k_cache, v_cache, block_tables, token_seq, token_ctx, scale, out):
-    """q, out [T, H, D]; caches [blocks, block_size, Hkv, D]; block_tables int32 [S, max_blocks]."""
+    """q, out [T, H, D]; caches as ``kv_cache_shapes``; block_tables int32 [S, max_blocks]."""
     t, h, d = q.shape
-    lib.paged_attention(q.data_ptr(), t, h, k_cache.shape[2], d, k_cache.data_ptr(),
-                        v_cache.data_ptr(), k_cache.shape[1], block_tables.data_ptr(),
+    lib.paged_attention(q.data_ptr(), t, h, v_cache.shape[2], d, k_cache.data_ptr(),
+                        v_cache.data_ptr(), v_cache.shape[1], block_tables.data_ptr(),
                         block_tables.shape[1], token_seq.data_ptr(), token_ctx.data_ptr(), scale,
                         out.data_ptr())  # fmt: skip

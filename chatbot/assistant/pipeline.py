@@ -77,6 +77,7 @@ class Reply:
     found: grounding.Evidence | None = None
     sources: str = ""
     instructions: str = ""
+    question: str = ""
     checked: grounding.Checked | None = None
     text: str = ""
     usage: object = field(default_factory=FixedUsage)
@@ -84,24 +85,28 @@ class Reply:
     def __iter__(self):
         if self.stream is None:
             self.text = self.fixed_text
-            yield from re.findall(r"\S+\s*", self.fixed_text)
+            yield from _words(self.fixed_text)
             return
         parts = []
+        grounded = self.found is not None
         for delta in self.stream:
             parts.append(delta)
-            yield delta
+            if not grounded:
+                yield delta
         self.usage = self.stream.usage
-        if self.usage.finish_reason == "abort" or self.found is None:
+        if not grounded:
             self.text = "".join(parts)
             return
-        streamed = "".join(parts)
-        self.checked = grounding.check(streamed, self.found, self.sources, self.instructions)
+        # A grounded answer is checked before the shopper sees any of it (the model's text may be
+        # replaced), so it is held back while the model writes: a second or two for 64 tokens.
+        if self.usage.finish_reason == "abort":
+            self.text = ""  # stopped (staff took over): nothing unchecked is shown or stored
+            return
+        self.checked = grounding.check(
+            "".join(parts), self.found, self.sources, self.instructions, self.question
+        )
         self.text = self.checked.text
-        answer = streamed.strip()
-        if not self.checked.rejected and self.text.startswith(answer):
-            # The shopper saw the model's words: the source or the quote follows them. A rejected
-            # text is replaced as a whole by the final frame.
-            yield self.text[len(answer) :]
+        yield from _words(self.text)
 
     def record(self, message: Message) -> None:
         """Store how this reply came about (call inside the transaction that stores `message`);
@@ -133,6 +138,11 @@ class Reply:
         if self.route == Route.HANDOFF:
             conversation_id = message.conversation_id
             transaction.on_commit(lambda: _escalate(conversation_id), robust=True)
+
+
+def _words(text: str) -> list[str]:
+    """Deltas for a finished text: word by word, as the engine would stream it."""
+    return re.findall(r"\s*\S+\s*", text) if text.strip() else []
 
 
 def _escalate(conversation_id: int) -> None:
@@ -368,6 +378,7 @@ def _start_answer(conversation, pending, hits, evidence_vector, engine, reply: R
     )
     reply.found = grounding.evidence(hits, evidence_vector)
     reply.instructions = grounding.system_prompt(persona)
+    reply.question = history[-1]["content"]
     reply.sources = "\n".join([*(h.entry.text for h in hits), *(t["content"] for t in history)])
     # Greedy: the most likely wording of the passage is the faithful one.
     params = SamplingParams(

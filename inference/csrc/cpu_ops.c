@@ -230,17 +230,25 @@ static inline void rotate(const float *src, const float *c, const float *s, int6
 }
 
 /* qkv rows [T, (H + 2 Hkv) D]: rotate q into q_out [T, H, D]; rotate k and copy v into the cache
- * slots (cache layout [blocks * block_size, Hkv, D]). cos/sin tables are [positions, D / 2]. */
+ * slot (block * bs + offset) of each token. cos/sin tables are [positions, D / 2].
+ * K is stored transposed within a block, [blocks, Hkv, D, bs], so that attention reads one
+ * dimension of 16 keys as one vector; V is [blocks, bs, Hkv, D]. */
 void rope_store_kv(const float *qkv, int64_t T, int64_t H, int64_t Hkv, int64_t D,
                    const int64_t *pos, const float *cos_t, const float *sin_t, const int64_t *slots,
-                   float *kc, float *vc, float *q_out) {
+                   int64_t bs, float *kc, float *vc, float *q_out) {
     int64_t half = D / 2, width = (H + 2 * Hkv) * D;
+    float k[256];
     for (int64_t t = 0; t < T; t++) {
         const float *row = qkv + t * width;
         const float *c = cos_t + pos[t] * half, *s = sin_t + pos[t] * half;
         for (int64_t h = 0; h < H; h++) rotate(row + h * D, c, s, half, q_out + (t * H + h) * D);
-        float *kd = kc + slots[t] * Hkv * D, *vd = vc + slots[t] * Hkv * D;
-        for (int64_t h = 0; h < Hkv; h++) rotate(row + (H + h) * D, c, s, half, kd + h * D);
+        int64_t block = slots[t] / bs, off = slots[t] % bs;
+        for (int64_t h = 0; h < Hkv; h++) {
+            rotate(row + (H + h) * D, c, s, half, k);
+            float *kd = kc + (block * Hkv + h) * D * bs + off;
+            for (int64_t d = 0; d < D; d++) kd[d * bs] = k[d];
+        }
+        float *vd = vc + slots[t] * Hkv * D;
         for (int64_t i = 0; i < Hkv * D; i++) vd[i] = row[(H + Hkv) * D + i];
     }
 }
@@ -248,10 +256,11 @@ void rope_store_kv(const float *qkv, int64_t T, int64_t H, int64_t Hkv, int64_t 
 /* ---- paged attention ------------------------------------------------------------------------
  * Query token t (heads [H, D] in q) attends to the first ctx[t] positions of sequence seq[t],
  * whose cache blocks are block_tables[seq[t], :]. Causal masking is ctx[t] = position + 1.
- * One (token, kv head) per task; online softmax over cache blocks, in key order. */
+ * One (token, kv head) per task; scores of up to 16 keys of one block at a time (one vector per
+ * dimension of K^T), online softmax in key order. */
 typedef struct {
     const float *q, *kc, *vc;
-    int64_t H, Hkv, D, block_size, bt_stride;
+    int64_t H, Hkv, D, bs, bt_stride;
     const int32_t *block_tables, *seq, *ctx;
     float scale;
     float *out;
@@ -259,72 +268,70 @@ typedef struct {
 
 static void attention_task(void *args, int64_t task) {
     const AttnArgs *a = args;
-    const float *q = a->q, *kc = a->kc, *vc = a->vc;
-    const int64_t H = a->H, Hkv = a->Hkv, D = a->D, block_size = a->block_size;
-    const float scale = a->scale;
-    float *out = a->out;
-    int64_t group = H / Hkv, nd = D / 16;
-    {
-        int64_t t = task / Hkv, kvh = task % Hkv;
-        const int32_t *bt = a->block_tables + (int64_t)a->seq[t] * a->bt_stride;
-        int64_t n_keys = a->ctx[t];
-        __m512 acc[16][16]; /* [head in group][D / 16]; D <= 256, group <= 16 */
-        float mx[16], sum[16];
-        for (int64_t g = 0; g < group; g++) {
-            mx[g] = -INFINITY;
-            sum[g] = 0.0f;
-            for (int64_t j = 0; j < nd; j++) acc[g][j] = _mm512_setzero_ps();
-        }
-        for (int64_t start = 0; start < n_keys; start += 16) {
-            int64_t cnt = n_keys - start < 16 ? n_keys - start : 16;
-            const float *kp[16], *vp[16];
-            for (int64_t i = 0; i < cnt; i++) {
-                int64_t p = start + i;
-                int64_t slot = (int64_t)bt[p / block_size] * block_size + p % block_size;
-                kp[i] = kc + (slot * Hkv + kvh) * D;
-                vp[i] = vc + (slot * Hkv + kvh) * D;
-            }
-            __mmask16 valid = (__mmask16)((1u << cnt) - 1u);
+    const int64_t H = a->H, Hkv = a->Hkv, D = a->D, bs = a->bs;
+    const int64_t group = H / Hkv, nd = D / 16;
+    const int64_t t = task / Hkv, kvh = task % Hkv;
+    const int32_t *bt = a->block_tables + (int64_t)a->seq[t] * a->bt_stride;
+    const int64_t n_keys = a->ctx[t];
+    float qs[16][256]; /* the group's query heads, scaled */
+    __m512 acc[16][16];
+    float mx[16], sum[16];
+    for (int64_t g = 0; g < group; g++) {
+        const float *qh = a->q + (t * H + kvh * group + g) * D;
+        for (int64_t d = 0; d < D; d++) qs[g][d] = qh[d] * a->scale;
+        mx[g] = -INFINITY;
+        sum[g] = 0.0f;
+        for (int64_t j = 0; j < nd; j++) acc[g][j] = _mm512_setzero_ps();
+    }
+    for (int64_t start = 0; start < n_keys;) {
+        const int64_t block = bt[start / bs], off = start % bs;
+        int64_t n = bs - off < 16 ? bs - off : 16;
+        if (n_keys - start < n) n = n_keys - start;
+        const __mmask16 valid = (__mmask16)((1u << n) - 1u);
+        const float *kt = a->kc + (block * Hkv + kvh) * D * bs + off;
+        const float *vb = a->vc + ((block * bs + off) * Hkv + kvh) * D;
+        __m512 s0[16], s1[16]; /* two chains per head: even and odd dimensions */
+        for (int64_t g = 0; g < group; g++) s0[g] = s1[g] = _mm512_setzero_ps();
+        for (int64_t d = 0; d < D; d += 2) {
+            __m512 k0 = _mm512_maskz_loadu_ps(valid, kt + d * bs);
+            __m512 k1 = _mm512_maskz_loadu_ps(valid, kt + (d + 1) * bs);
             for (int64_t g = 0; g < group; g++) {
-                const float *qh = q + (t * H + kvh * group + g) * D;
-                float s[16];
-                for (int64_t i = 0; i < cnt; i++) {
-                    __m512 d = _mm512_setzero_ps();
-                    for (int64_t j = 0; j < nd; j++)
-                        d = _mm512_fmadd_ps(_mm512_loadu_ps(qh + 16 * j),
-                                            _mm512_loadu_ps(kp[i] + 16 * j), d);
-                    s[i] = _mm512_reduce_add_ps(d) * scale;
-                }
-                __m512 sv = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), valid, s);
-                float new_mx = fmaxf(mx[g], _mm512_reduce_max_ps(sv));
-                float corr = expf(mx[g] - new_mx);
-                __m512 pv = _mm512_maskz_mov_ps(valid, exp512(_mm512_sub_ps(sv, _mm512_set1_ps(new_mx))));
-                sum[g] = sum[g] * corr + _mm512_reduce_add_ps(pv);
-                mx[g] = new_mx;
-                float p[16];
-                _mm512_storeu_ps(p, pv);
-                __m512 vcorr = _mm512_set1_ps(corr);
-                for (int64_t j = 0; j < nd; j++) acc[g][j] = _mm512_mul_ps(acc[g][j], vcorr);
-                for (int64_t i = 0; i < cnt; i++) {
-                    __m512 pi = _mm512_set1_ps(p[i]);
-                    for (int64_t j = 0; j < nd; j++)
-                        acc[g][j] = _mm512_fmadd_ps(pi, _mm512_loadu_ps(vp[i] + 16 * j), acc[g][j]);
-                }
+                s0[g] = _mm512_fmadd_ps(_mm512_set1_ps(qs[g][d]), k0, s0[g]);
+                s1[g] = _mm512_fmadd_ps(_mm512_set1_ps(qs[g][d + 1]), k1, s1[g]);
             }
         }
         for (int64_t g = 0; g < group; g++) {
-            float *o = out + (t * H + kvh * group + g) * D;
-            __m512 inv = _mm512_set1_ps(1.0f / sum[g]);
-            for (int64_t j = 0; j < nd; j++) _mm512_storeu_ps(o + 16 * j, _mm512_mul_ps(acc[g][j], inv));
+            __m512 sv = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), valid, _mm512_add_ps(s0[g], s1[g]));
+            float new_mx = fmaxf(mx[g], _mm512_reduce_max_ps(sv));
+            float corr = expf(mx[g] - new_mx);
+            __m512 pv = _mm512_maskz_mov_ps(valid, exp512(_mm512_sub_ps(sv, _mm512_set1_ps(new_mx))));
+            sum[g] = sum[g] * corr + _mm512_reduce_add_ps(pv);
+            mx[g] = new_mx;
+            float p[16];
+            _mm512_storeu_ps(p, pv);
+            __m512 vcorr = _mm512_set1_ps(corr);
+            for (int64_t j = 0; j < nd; j++) acc[g][j] = _mm512_mul_ps(acc[g][j], vcorr);
+            for (int64_t i = 0; i < n; i++) {
+                __m512 pi = _mm512_set1_ps(p[i]);
+                const float *vr = vb + i * Hkv * D;
+                for (int64_t j = 0; j < nd; j++)
+                    acc[g][j] = _mm512_fmadd_ps(pi, _mm512_loadu_ps(vr + 16 * j), acc[g][j]);
+            }
         }
+        start += n;
+    }
+    for (int64_t g = 0; g < group; g++) {
+        float *o = a->out + (t * H + kvh * group + g) * D;
+        __m512 inv = _mm512_set1_ps(1.0f / sum[g]);
+        for (int64_t j = 0; j < nd; j++) _mm512_storeu_ps(o + 16 * j, _mm512_mul_ps(acc[g][j], inv));
     }
 }
 
 void paged_attention(const float *q, int64_t T, int64_t H, int64_t Hkv, int64_t D,
-                     const float *kc, const float *vc, int64_t block_size,
-                     const int32_t *block_tables, int64_t bt_stride, const int32_t *seq,
-                     const int32_t *ctx, float scale, float *out) {
-    AttnArgs a = {q, kc, vc, H, Hkv, D, block_size, bt_stride, block_tables, seq, ctx, scale, out};
+                     const float *kc, const float *vc, int64_t bs, const int32_t *block_tables,
+                     int64_t bt_stride, const int32_t *seq, const int32_t *ctx, float scale,
+                     float *out) {
+    AttnArgs a = {q, kc, vc, H, Hkv, D, bs, bt_stride, block_tables, seq, ctx, scale, out};
     if (T > 1 || ctx[0] > 256) {
         pool_run(T * Hkv, attention_task, &a);
     } else {

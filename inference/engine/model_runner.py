@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from inference import native
 from inference.config import EngineConfig
 from inference.context import ForwardContext
 from inference.engine.sequence import Sequence
@@ -21,11 +22,14 @@ class ModelRunner:
             raise ValueError(
                 f"kv_cache_bytes={config.kv_cache_bytes} holds fewer than 2 blocks of {per_block} bytes"
             )
-        self.kv_cache = torch.zeros(
-            2, len(layers), self.num_blocks, config.block_size, mc.num_kv_heads, mc.head_dim
+        k_shape, v_shape = native.kv_cache_shapes(
+            self.num_blocks, config.block_size, mc.num_kv_heads, mc.head_dim
         )
+        per_layer = self.num_blocks * config.block_size * mc.num_kv_heads * mc.head_dim
+        self.kv_cache = torch.zeros(2, len(layers), per_layer)
         for i, attn in enumerate(layers):
-            attn.k_cache, attn.v_cache = self.kv_cache[0, i], self.kv_cache[1, i]
+            attn.k_cache = self.kv_cache[0, i].view(k_shape)
+            attn.v_cache = self.kv_cache[1, i].view(v_shape)
 
     @property
     def kv_cache_bytes(self) -> int:

@@ -14,7 +14,7 @@ from inference.layers.rotary import RotaryEmbedding
 class Attention:
     """qkv projection -> (optional per-head q/k RMSNorm) -> rotary -> cache write -> attention -> o.
 
-    ``k_cache``/``v_cache`` ([blocks, block_size, kv_heads, head_dim]) are assigned by the model
+    ``k_cache``/``v_cache`` (shapes: ``native.kv_cache_shapes``) are assigned by the model
     runner once the KV pool is allocated.
     """
 

@@ -27,12 +27,18 @@ def test_a_grounded_answer_keeps_its_words_and_names_the_source():
     assert checked.text == text + "\n\n(Source: Returns › Starting a return)"
 
 
-def test_an_answer_without_the_facts_gets_the_passage_quoted():
-    checked = grounding.check("You can send it back easily.", evidence(), PASSAGE.text, RULES)
+def test_an_answer_with_some_of_the_facts_gets_the_passage_quoted_after_it():
+    checked = grounding.check('Press "Send back" on the order.', evidence(), PASSAGE.text, RULES)
     assert checked.quoted and not checked.rejected
-    assert checked.text.startswith("You can send it back easily.")
+    assert checked.text.startswith('Press "Send back" on the order.\n\nFrom our help article')
     assert 'press "Send back". The label costs $4.' in checked.text
     assert "Returns › Starting a return" in checked.text
+
+
+def test_an_answer_beside_the_passage_is_replaced_by_the_passage():
+    checked = grounding.check("I'm sorry for your loss.", evidence(), PASSAGE.text, RULES)
+    assert checked.rejected and "sorry" not in checked.text
+    assert checked.text.startswith("Here is what our help article “Returns › Starting a return”")
 
 
 def test_an_invented_figure_replaces_the_model_text_with_the_passage():

@@ -6,6 +6,7 @@ import torch
 from tiny_models import byte_tokenizer, hf_to_ours
 from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
+from inference import native
 from inference.config import EngineConfig
 from inference.context import ForwardContext
 from inference.engine.llm_engine import LLMEngine
@@ -80,8 +81,8 @@ def test_prefill_logits_match_transformers(family, tie, int4):
         ref = hf(ids[None]).logits[0]
     n = ids.shape[0]
     for attn in ours.attention_layers():
-        attn.k_cache = torch.zeros(3, 16, 2, 16)
-        attn.v_cache = torch.zeros(3, 16, 2, 16)
+        k_shape, v_shape = native.kv_cache_shapes(3, 16, 2, 16)
+        attn.k_cache, attn.v_cache = torch.zeros(k_shape), torch.zeros(v_shape)
     ctx = ForwardContext(
         positions=torch.arange(n),
         slot_mapping=torch.arange(n),

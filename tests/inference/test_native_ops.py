@@ -170,13 +170,18 @@ def _reference_attention(q, k, v, ctx):
     return torch.stack(out)
 
 
+@pytest.mark.parametrize("block_size", [4, 16, 32])
 @pytest.mark.parametrize("heads,kv_heads,head_dim", [(4, 2, 16), (9, 3, 64), (8, 8, 32)])
-def test_rope_cache_write_and_paged_attention(heads, kv_heads, head_dim):
+def test_rope_cache_write_and_paged_attention(heads, kv_heads, head_dim, block_size):
     """Two sequences with scattered blocks; prefill of one chunk plus a decode token of another."""
     g = torch.Generator().manual_seed(1)
-    block_size, n_blocks = 4, 16
-    k_cache = torch.zeros(n_blocks, block_size, kv_heads, head_dim)
-    v_cache = torch.zeros_like(k_cache)
+    n_blocks = 16
+    k_shape, v_shape = native.kv_cache_shapes(n_blocks, block_size, kv_heads, head_dim)
+    k_cache, v_cache = torch.zeros(k_shape), torch.zeros(v_shape)
+
+    def keys(slots):  # [n, kv_heads, head_dim] out of the block-transposed K cache
+        return k_cache.permute(0, 3, 1, 2).reshape(-1, kv_heads, head_dim)[slots]
+
     inv_freq = 1.0 / (10000 ** (torch.arange(0, head_dim, 2).float() / head_dim))
     freqs = torch.outer(torch.arange(64).float(), inv_freq)
     cos, sin = freqs.cos().contiguous(), freqs.sin().contiguous()
@@ -196,7 +201,7 @@ def test_rope_cache_write_and_paged_attention(heads, kv_heads, head_dim):
         torch.testing.assert_close(
             q, _rotate_half_rope(parts[0].view(n, heads, head_dim), pos, inv_freq)
         )
-        k = k_cache.view(-1, kv_heads, head_dim)[slots]
+        k = keys(slots)
         torch.testing.assert_close(
             k, _rotate_half_rope(parts[1].view(n, kv_heads, head_dim), pos, inv_freq)
         )
@@ -214,7 +219,7 @@ def test_rope_cache_write_and_paged_attention(heads, kv_heads, head_dim):
     for s, rows in ((0, slice(0, 5)), (1, slice(5, 6))):
         pos = torch.arange(lengths[s])
         slots = tables[s].long()[pos // block_size] * block_size + pos % block_size
-        k = k_cache.view(-1, kv_heads, head_dim)[slots]
+        k = keys(slots)
         v = v_cache.view(-1, kv_heads, head_dim)[slots]
         ref = _reference_attention(q[rows], k, v, token_ctx[rows].tolist())
         torch.testing.assert_close(out[rows], ref, rtol=1e-5, atol=1e-5)
