@@ -40,3 +40,9 @@ def test_redis():
     app.conf.update(broker_url=TEST_REDIS_URL, result_backend=TEST_REDIS_URL)
     with override_settings(CHANNEL_LAYERS=channel_layers(TEST_REDIS_URL)):
         yield TEST_REDIS_URL
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests on the live product run last. Its worker consumes the `gpu` queue of the test Redis,
+    which the in-process tests inspect, and answers what they leave queued."""
+    items.sort(key=lambda item: "live_stack" in getattr(item, "fixturenames", ()))

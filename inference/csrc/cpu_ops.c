@@ -256,85 +256,113 @@ void rope_store_kv(const float *qkv, int64_t T, int64_t H, int64_t Hkv, int64_t 
 /* ---- paged attention ------------------------------------------------------------------------
  * Query token t (heads [H, D] in q) attends to the first ctx[t] positions of sequence seq[t],
  * whose cache blocks are block_tables[seq[t], :]. Causal masking is ctx[t] = position + 1.
- * One (token, kv head) per task; scores of up to 16 keys of one block at a time (one vector per
- * dimension of K^T), online softmax in key order. */
+ * A task is one kv head for up to QG consecutive query tokens, walked in lockstep over key
+ * positions: tokens of one prompt chunk, or sequences sharing a system prompt, read the same
+ * cache blocks, so each block comes from memory once per task rather than once per token.
+ * Per token the arithmetic is that of the token alone: scores of up to 16 keys of one block at
+ * a time (one vector per dimension of K^T), online softmax in key order. */
+#define QG 8
+
 typedef struct {
     const float *q, *kc, *vc;
-    int64_t H, Hkv, D, bs, bt_stride;
+    int64_t T, H, Hkv, D, bs, bt_stride;
     const int32_t *block_tables, *seq, *ctx;
     float scale;
     float *out;
 } AttnArgs;
 
+typedef struct {
+    float qs[16][256]; /* the group's query heads, scaled */
+    __m512 acc[16][16];
+    float mx[16], sum[16];
+} QueryState;
+
+/* Keys [start, start + n) of one block for one query token. */
+static inline void attend_chunk(const AttnArgs *a, QueryState *st, int64_t kvh, int64_t block,
+                                int64_t off, int64_t n) {
+    const int64_t Hkv = a->Hkv, D = a->D, bs = a->bs, group = a->H / Hkv, nd = D / 16;
+    const __mmask16 valid = (__mmask16)((1u << n) - 1u);
+    const float *kt = a->kc + (block * Hkv + kvh) * D * bs + off;
+    const float *vb = a->vc + ((block * bs + off) * Hkv + kvh) * D;
+    __m512 s0[16], s1[16]; /* two chains per head: even and odd dimensions */
+    for (int64_t g = 0; g < group; g++) s0[g] = s1[g] = _mm512_setzero_ps();
+    for (int64_t d = 0; d < D; d += 2) {
+        __m512 k0 = _mm512_maskz_loadu_ps(valid, kt + d * bs);
+        __m512 k1 = _mm512_maskz_loadu_ps(valid, kt + (d + 1) * bs);
+        for (int64_t g = 0; g < group; g++) {
+            s0[g] = _mm512_fmadd_ps(_mm512_set1_ps(st->qs[g][d]), k0, s0[g]);
+            s1[g] = _mm512_fmadd_ps(_mm512_set1_ps(st->qs[g][d + 1]), k1, s1[g]);
+        }
+    }
+    for (int64_t g = 0; g < group; g++) {
+        __m512 sv = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), valid, _mm512_add_ps(s0[g], s1[g]));
+        float new_mx = fmaxf(st->mx[g], _mm512_reduce_max_ps(sv));
+        float corr = expf(st->mx[g] - new_mx);
+        __m512 pv = _mm512_maskz_mov_ps(valid, exp512(_mm512_sub_ps(sv, _mm512_set1_ps(new_mx))));
+        st->sum[g] = st->sum[g] * corr + _mm512_reduce_add_ps(pv);
+        st->mx[g] = new_mx;
+        float p[16];
+        _mm512_storeu_ps(p, pv);
+        __m512 vcorr = _mm512_set1_ps(corr);
+        for (int64_t j = 0; j < nd; j++) st->acc[g][j] = _mm512_mul_ps(st->acc[g][j], vcorr);
+        for (int64_t i = 0; i < n; i++) {
+            __m512 pi = _mm512_set1_ps(p[i]);
+            const float *vr = vb + i * Hkv * D;
+            for (int64_t j = 0; j < nd; j++)
+                st->acc[g][j] = _mm512_fmadd_ps(pi, _mm512_loadu_ps(vr + 16 * j), st->acc[g][j]);
+        }
+    }
+}
+
 static void attention_task(void *args, int64_t task) {
     const AttnArgs *a = args;
     const int64_t H = a->H, Hkv = a->Hkv, D = a->D, bs = a->bs;
     const int64_t group = H / Hkv, nd = D / 16;
-    const int64_t t = task / Hkv, kvh = task % Hkv;
-    const int32_t *bt = a->block_tables + (int64_t)a->seq[t] * a->bt_stride;
-    const int64_t n_keys = a->ctx[t];
-    float qs[16][256]; /* the group's query heads, scaled */
-    __m512 acc[16][16];
-    float mx[16], sum[16];
-    for (int64_t g = 0; g < group; g++) {
-        const float *qh = a->q + (t * H + kvh * group + g) * D;
-        for (int64_t d = 0; d < D; d++) qs[g][d] = qh[d] * a->scale;
-        mx[g] = -INFINITY;
-        sum[g] = 0.0f;
-        for (int64_t j = 0; j < nd; j++) acc[g][j] = _mm512_setzero_ps();
-    }
-    for (int64_t start = 0; start < n_keys;) {
-        const int64_t block = bt[start / bs], off = start % bs;
-        int64_t n = bs - off < 16 ? bs - off : 16;
-        if (n_keys - start < n) n = n_keys - start;
-        const __mmask16 valid = (__mmask16)((1u << n) - 1u);
-        const float *kt = a->kc + (block * Hkv + kvh) * D * bs + off;
-        const float *vb = a->vc + ((block * bs + off) * Hkv + kvh) * D;
-        __m512 s0[16], s1[16]; /* two chains per head: even and odd dimensions */
-        for (int64_t g = 0; g < group; g++) s0[g] = s1[g] = _mm512_setzero_ps();
-        for (int64_t d = 0; d < D; d += 2) {
-            __m512 k0 = _mm512_maskz_loadu_ps(valid, kt + d * bs);
-            __m512 k1 = _mm512_maskz_loadu_ps(valid, kt + (d + 1) * bs);
-            for (int64_t g = 0; g < group; g++) {
-                s0[g] = _mm512_fmadd_ps(_mm512_set1_ps(qs[g][d]), k0, s0[g]);
-                s1[g] = _mm512_fmadd_ps(_mm512_set1_ps(qs[g][d + 1]), k1, s1[g]);
-            }
-        }
+    const int64_t kvh = task % Hkv, t0 = task / Hkv * QG;
+    const int64_t nq = a->T - t0 < QG ? a->T - t0 : QG;
+    QueryState *st = aligned_alloc(64, sizeof(QueryState) * QG);
+    int64_t longest = 0;
+    for (int64_t i = 0; i < nq; i++) {
+        const int64_t t = t0 + i;
         for (int64_t g = 0; g < group; g++) {
-            __m512 sv = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), valid, _mm512_add_ps(s0[g], s1[g]));
-            float new_mx = fmaxf(mx[g], _mm512_reduce_max_ps(sv));
-            float corr = expf(mx[g] - new_mx);
-            __m512 pv = _mm512_maskz_mov_ps(valid, exp512(_mm512_sub_ps(sv, _mm512_set1_ps(new_mx))));
-            sum[g] = sum[g] * corr + _mm512_reduce_add_ps(pv);
-            mx[g] = new_mx;
-            float p[16];
-            _mm512_storeu_ps(p, pv);
-            __m512 vcorr = _mm512_set1_ps(corr);
-            for (int64_t j = 0; j < nd; j++) acc[g][j] = _mm512_mul_ps(acc[g][j], vcorr);
-            for (int64_t i = 0; i < n; i++) {
-                __m512 pi = _mm512_set1_ps(p[i]);
-                const float *vr = vb + i * Hkv * D;
-                for (int64_t j = 0; j < nd; j++)
-                    acc[g][j] = _mm512_fmadd_ps(pi, _mm512_loadu_ps(vr + 16 * j), acc[g][j]);
-            }
+            const float *qh = a->q + (t * H + kvh * group + g) * D;
+            for (int64_t d = 0; d < D; d++) st[i].qs[g][d] = qh[d] * a->scale;
+            st[i].mx[g] = -INFINITY;
+            st[i].sum[g] = 0.0f;
+            for (int64_t j = 0; j < nd; j++) st[i].acc[g][j] = _mm512_setzero_ps();
         }
-        start += n;
+        if (a->ctx[t] > longest) longest = a->ctx[t];
     }
-    for (int64_t g = 0; g < group; g++) {
-        float *o = a->out + (t * H + kvh * group + g) * D;
-        __m512 inv = _mm512_set1_ps(1.0f / sum[g]);
-        for (int64_t j = 0; j < nd; j++) _mm512_storeu_ps(o + 16 * j, _mm512_mul_ps(acc[g][j], inv));
+    /* chunks never cross a block nor 16 keys, so their bounds depend on positions only */
+    for (int64_t start = 0; start < longest;) {
+        const int64_t off = start % bs, span = bs - off < 16 ? bs - off : 16;
+        for (int64_t i = 0; i < nq; i++) {
+            const int64_t t = t0 + i, n_keys = a->ctx[t];
+            if (start >= n_keys) continue;
+            const int32_t *bt = a->block_tables + (int64_t)a->seq[t] * a->bt_stride;
+            attend_chunk(a, &st[i], kvh, bt[start / bs], off, n_keys - start < span ? n_keys - start : span);
+        }
+        start += span;
     }
+    for (int64_t i = 0; i < nq; i++) {
+        for (int64_t g = 0; g < group; g++) {
+            float *o = a->out + ((t0 + i) * H + kvh * group + g) * D;
+            __m512 inv = _mm512_set1_ps(1.0f / st[i].sum[g]);
+            for (int64_t j = 0; j < nd; j++) _mm512_storeu_ps(o + 16 * j, _mm512_mul_ps(st[i].acc[g][j], inv));
+        }
+    }
+    free(st);
 }
 
 void paged_attention(const float *q, int64_t T, int64_t H, int64_t Hkv, int64_t D,
                      const float *kc, const float *vc, int64_t bs, const int32_t *block_tables,
                      int64_t bt_stride, const int32_t *seq, const int32_t *ctx, float scale,
                      float *out) {
-    AttnArgs a = {q, kc, vc, H, Hkv, D, bs, bt_stride, block_tables, seq, ctx, scale, out};
+    AttnArgs a = {q, kc, vc, T, H, Hkv, D, bs, bt_stride, block_tables, seq, ctx, scale, out};
+    int64_t tasks = (T + QG - 1) / QG * Hkv;
     if (T > 1 || ctx[0] > 256) {
-        pool_run(T * Hkv, attention_task, &a);
+        pool_run(tasks, attention_task, &a);
     } else {
-        for (int64_t task = 0; task < Hkv; task++) attention_task(&a, task);
+        for (int64_t task = 0; task < tasks; task++) attention_task(&a, task);
     }
 }

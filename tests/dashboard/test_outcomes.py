@@ -83,7 +83,7 @@ def test_the_inactivity_task_gives_each_quiet_dialogue_its_outcome(store_a):
     )
     empty = conversation(store_a, [], last_activity=old)
 
-    counts = close_inactive_conversations.apply().get()
+    counts = close_inactive_conversations()
 
     assert counts == {"resolved_bot": 1, "abandoned": 2, "escalated": 1, "resolved_staff": 2}
     expected = {
@@ -100,7 +100,7 @@ def test_the_inactivity_task_gives_each_quiet_dialogue_its_outcome(store_a):
     for chat, outcome in expected.items():
         chat.refresh_from_db()
         assert (chat.state, chat.outcome) == outcome, chat
-    assert close_inactive_conversations.apply().get() == {}  # nothing left to close
+    assert close_inactive_conversations() == {}  # nothing left to close
 
 
 def test_a_new_message_after_the_read_keeps_the_conversation_open(store_a):
