@@ -177,7 +177,12 @@ def rope_store_kv(
 def kv_cache_shapes(num_blocks: int, block_size: int, kv_heads: int, head_dim: int):
     """K is transposed within each block ([blocks, kv_heads, head_dim, block_size]) so attention
     reads one dimension of 16 keys as a vector; V is [blocks, block_size, kv_heads, head_dim]."""
-    return (num_blocks, kv_heads, head_dim, block_size), (num_blocks, block_size, kv_heads, head_dim)
+    return (num_blocks, kv_heads, head_dim, block_size), (
+        num_blocks,
+        block_size,
+        kv_heads,
+        head_dim,
+    )
 
 
 def paged_attention(q, k_cache, v_cache, block_tables, token_seq, token_ctx, scale, out):

@@ -2,10 +2,11 @@
 check of what the model said against them.
 
 A 135M-parameter model paraphrases loosely and fills gaps from its own memory ("2-4 weeks" for a
-30-day policy). So the prompt is short (persona, rules, the best passages, the conversation) with
-the best passage right before the question, and the reply is checked afterwards: a figure that no
-source contains rejects the model's text, and a reply that carries none of the facts of the
-passage it stands on gets those sentences quoted verbatim. Every answer names its article.
+30-day policy). So the prompt is short (persona, rules, the best passage, the conversation) with
+the passage right before the question, and the reply is checked before the shopper sees it: when
+the model's text states a figure no source contains, or none of the passage's facts, the answering
+sentences are quoted verbatim instead; when it states only some of them, they are quoted after it.
+Every answer names its article.
 """
 
 import re

@@ -272,30 +272,34 @@ typedef struct {
 } AttnArgs;
 
 typedef struct {
-    float qs[16][256]; /* the group's query heads, scaled */
-    __m512 acc[16][16];
-    float mx[16], sum[16];
+    __m512 *acc; /* [group][D / 16] */
+    float *qs;   /* [group][D], the group's query heads, scaled */
+    float *mx, *sum;
 } QueryState;
 
-/* Keys [start, start + n) of one block for one query token. */
-static inline void attend_chunk(const AttnArgs *a, QueryState *st, int64_t kvh, int64_t block,
-                                int64_t off, int64_t n) {
-    const int64_t Hkv = a->Hkv, D = a->D, bs = a->bs, group = a->H / Hkv, nd = D / 16;
+/* Keys [off, off + n) of one block for one query token. With G (heads per kv head) and ND
+ * (head_dim / 16) known at compile time, scores and accumulators stay in registers. */
+static inline __attribute__((always_inline)) void
+attend_chunk_k(const int G, const int ND, const AttnArgs *a, QueryState *st, int64_t kvh,
+               int64_t block, int64_t off, int64_t n) {
+    const int64_t Hkv = a->Hkv, D = 16 * ND, bs = a->bs;
     const __mmask16 valid = (__mmask16)((1u << n) - 1u);
     const float *kt = a->kc + (block * Hkv + kvh) * D * bs + off;
     const float *vb = a->vc + ((block * bs + off) * Hkv + kvh) * D;
-    __m512 s0[16], s1[16]; /* two chains per head: even and odd dimensions */
-    for (int64_t g = 0; g < group; g++) s0[g] = s1[g] = _mm512_setzero_ps();
+    __m512 s0[G], s1[G]; /* two chains per head: even and odd dimensions */
+    _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) s0[g] = s1[g] = _mm512_setzero_ps();
     for (int64_t d = 0; d < D; d += 2) {
         __m512 k0 = _mm512_maskz_loadu_ps(valid, kt + d * bs);
         __m512 k1 = _mm512_maskz_loadu_ps(valid, kt + (d + 1) * bs);
-        for (int64_t g = 0; g < group; g++) {
-            s0[g] = _mm512_fmadd_ps(_mm512_set1_ps(st->qs[g][d]), k0, s0[g]);
-            s1[g] = _mm512_fmadd_ps(_mm512_set1_ps(st->qs[g][d + 1]), k1, s1[g]);
+        _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) {
+            s0[g] = _mm512_fmadd_ps(_mm512_set1_ps(st->qs[g * D + d]), k0, s0[g]);
+            s1[g] = _mm512_fmadd_ps(_mm512_set1_ps(st->qs[g * D + d + 1]), k1, s1[g]);
         }
     }
-    for (int64_t g = 0; g < group; g++) {
-        __m512 sv = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), valid, _mm512_add_ps(s0[g], s1[g]));
+    __m512 scores[G];
+    _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) scores[g] = _mm512_add_ps(s0[g], s1[g]);
+    for (int g = 0; g < G; g++) {
+        __m512 sv = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), valid, scores[g]);
         float new_mx = fmaxf(st->mx[g], _mm512_reduce_max_ps(sv));
         float corr = expf(st->mx[g] - new_mx);
         __m512 pv = _mm512_maskz_mov_ps(valid, exp512(_mm512_sub_ps(sv, _mm512_set1_ps(new_mx))));
@@ -303,13 +307,49 @@ static inline void attend_chunk(const AttnArgs *a, QueryState *st, int64_t kvh, 
         st->mx[g] = new_mx;
         float p[16];
         _mm512_storeu_ps(p, pv);
+        __m512 acc[16];
         __m512 vcorr = _mm512_set1_ps(corr);
-        for (int64_t j = 0; j < nd; j++) st->acc[g][j] = _mm512_mul_ps(st->acc[g][j], vcorr);
+        for (int j = 0; j < ND; j++) acc[j] = _mm512_mul_ps(st->acc[g * ND + j], vcorr);
         for (int64_t i = 0; i < n; i++) {
             __m512 pi = _mm512_set1_ps(p[i]);
             const float *vr = vb + i * Hkv * D;
-            for (int64_t j = 0; j < nd; j++)
-                st->acc[g][j] = _mm512_fmadd_ps(pi, _mm512_loadu_ps(vr + 16 * j), st->acc[g][j]);
+            for (int j = 0; j < ND; j++) acc[j] = _mm512_fmadd_ps(pi, _mm512_loadu_ps(vr + 16 * j), acc[j]);
+        }
+        for (int j = 0; j < ND; j++) st->acc[g * ND + j] = acc[j];
+    }
+}
+
+#define ATTEND_CASE(G, ND) \
+    case G * 32 + ND: attend_chunk_k(G, ND, a, st, kvh, block, off, n); return;
+
+static void attend_chunk(const AttnArgs *a, QueryState *st, int64_t kvh, int64_t block,
+                         int64_t off, int64_t n) {
+    const int64_t group = a->H / a->Hkv, nd = a->D / 16;
+    switch (group * 32 + nd) {
+        ATTEND_CASE(1, 4) ATTEND_CASE(2, 4) ATTEND_CASE(3, 4) ATTEND_CASE(4, 4)
+        ATTEND_CASE(5, 4) ATTEND_CASE(6, 4) ATTEND_CASE(7, 4) ATTEND_CASE(8, 4)
+        ATTEND_CASE(1, 8) ATTEND_CASE(2, 8) ATTEND_CASE(3, 8) ATTEND_CASE(4, 8)
+        ATTEND_CASE(5, 8) ATTEND_CASE(6, 8) ATTEND_CASE(7, 8) ATTEND_CASE(8, 8)
+    }
+    for (int64_t g = 0; g < group; g++) { /* any other shape: one head at a time */
+        QueryState one = {st->acc + g * nd, st->qs + g * a->D, st->mx + g, st->sum + g};
+        switch (nd) { /* head_dim is a multiple of 16, at most 256 */
+        case 1: attend_chunk_k(1, 1, a, &one, kvh, block, off, n); break;
+        case 2: attend_chunk_k(1, 2, a, &one, kvh, block, off, n); break;
+        case 3: attend_chunk_k(1, 3, a, &one, kvh, block, off, n); break;
+        case 4: attend_chunk_k(1, 4, a, &one, kvh, block, off, n); break;
+        case 5: attend_chunk_k(1, 5, a, &one, kvh, block, off, n); break;
+        case 6: attend_chunk_k(1, 6, a, &one, kvh, block, off, n); break;
+        case 7: attend_chunk_k(1, 7, a, &one, kvh, block, off, n); break;
+        case 8: attend_chunk_k(1, 8, a, &one, kvh, block, off, n); break;
+        case 9: attend_chunk_k(1, 9, a, &one, kvh, block, off, n); break;
+        case 10: attend_chunk_k(1, 10, a, &one, kvh, block, off, n); break;
+        case 11: attend_chunk_k(1, 11, a, &one, kvh, block, off, n); break;
+        case 12: attend_chunk_k(1, 12, a, &one, kvh, block, off, n); break;
+        case 13: attend_chunk_k(1, 13, a, &one, kvh, block, off, n); break;
+        case 14: attend_chunk_k(1, 14, a, &one, kvh, block, off, n); break;
+        case 15: attend_chunk_k(1, 15, a, &one, kvh, block, off, n); break;
+        default: attend_chunk_k(1, 16, a, &one, kvh, block, off, n); break;
         }
     }
 }
@@ -320,16 +360,19 @@ static void attention_task(void *args, int64_t task) {
     const int64_t group = H / Hkv, nd = D / 16;
     const int64_t kvh = task % Hkv, t0 = task / Hkv * QG;
     const int64_t nq = a->T - t0 < QG ? a->T - t0 : QG;
-    QueryState *st = aligned_alloc(64, sizeof(QueryState) * QG);
+    __m512 acc_mem[QG * group * nd];
+    float qs_mem[QG * group * D], mx_mem[QG * group], sum_mem[QG * group];
+    QueryState st[QG];
     int64_t longest = 0;
     for (int64_t i = 0; i < nq; i++) {
         const int64_t t = t0 + i;
+        st[i] = (QueryState){acc_mem + i * group * nd, qs_mem + i * group * D, mx_mem + i * group, sum_mem + i * group};
         for (int64_t g = 0; g < group; g++) {
             const float *qh = a->q + (t * H + kvh * group + g) * D;
-            for (int64_t d = 0; d < D; d++) st[i].qs[g][d] = qh[d] * a->scale;
+            for (int64_t d = 0; d < D; d++) st[i].qs[g * D + d] = qh[d] * a->scale;
             st[i].mx[g] = -INFINITY;
             st[i].sum[g] = 0.0f;
-            for (int64_t j = 0; j < nd; j++) st[i].acc[g][j] = _mm512_setzero_ps();
+            for (int64_t j = 0; j < nd; j++) st[i].acc[g * nd + j] = _mm512_setzero_ps();
         }
         if (a->ctx[t] > longest) longest = a->ctx[t];
     }
@@ -348,10 +391,9 @@ static void attention_task(void *args, int64_t task) {
         for (int64_t g = 0; g < group; g++) {
             float *o = a->out + ((t0 + i) * H + kvh * group + g) * D;
             __m512 inv = _mm512_set1_ps(1.0f / st[i].sum[g]);
-            for (int64_t j = 0; j < nd; j++) _mm512_storeu_ps(o + 16 * j, _mm512_mul_ps(st[i].acc[g][j], inv));
+            for (int64_t j = 0; j < nd; j++) _mm512_storeu_ps(o + 16 * j, _mm512_mul_ps(st[i].acc[g * nd + j], inv));
         }
     }
-    free(st);
 }
 
 void paged_attention(const float *q, int64_t T, int64_t H, int64_t Hkv, int64_t D,

@@ -240,7 +240,8 @@ def _metrics(engine) -> dict[str, float]:
 def test_metrics_report_requests_blocks_and_throughput():
     engine = tiny_engine(kv_cache_bytes=64 * BLOCK_BYTES, max_num_seqs=1)
     streams = [
-        engine.submit_tokens(SHARED, SamplingParams(max_tokens=8, ignore_eos=True)) for _ in range(2)
+        engine.submit_tokens(SHARED, SamplingParams(max_tokens=8, ignore_eos=True))
+        for _ in range(2)
     ]
     engine.step()
     m = _metrics(engine)
@@ -254,5 +255,7 @@ def test_metrics_report_requests_blocks_and_throughput():
     assert m["parley_engine_requests_running"] == 0 and m["parley_engine_kv_blocks_used"] == 0
     assert m["parley_engine_generation_tokens_total"] == 16
     # the second prompt reuses every full block short of its last token
-    assert m["parley_engine_prefix_cache_hit_rate"] == ((len(SHARED) - 1) // 4 * 4) / (2 * len(SHARED))
+    assert m["parley_engine_prefix_cache_hit_rate"] == ((len(SHARED) - 1) // 4 * 4) / (
+        2 * len(SHARED)
+    )
     assert m["parley_engine_generation_tokens_per_second"] == 16 / 10
