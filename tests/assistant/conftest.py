@@ -2,7 +2,7 @@
 
 import pytest
 
-from chatbot.conversations.models import Conversation, Message
+from chatbot.conversations.models import Conversation
 from chatbot.knowledge.models import Article
 from chatbot.stores.models import Store
 
@@ -37,7 +37,3 @@ def kitchen_shop(transactional_db):
 @pytest.fixture
 def chat(kitchen_shop):
     return Conversation.objects.create(store=kitchen_shop, shopper_id="shopper-0001")
-
-
-def shopper_says(conversation: Conversation, text: str) -> Message:
-    return Message.objects.create(conversation=conversation, role=Message.Role.SHOPPER, text=text)

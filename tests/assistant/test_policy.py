@@ -5,7 +5,7 @@ import datetime
 import zoneinfo
 
 import pytest
-from conftest import shopper_says
+from assistant_chat import shopper_says
 
 from chatbot.assistant import pipeline, policy
 from chatbot.assistant.models import ReplyTrace

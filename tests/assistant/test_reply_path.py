@@ -3,7 +3,7 @@ grounded answers cite their article and record what was retrieved, hand-overs wa
 injection attempts neither reveal the instructions nor another shopper's words."""
 
 import pytest
-from conftest import shopper_says
+from assistant_chat import shopper_says
 
 from chatbot.assistant import grounding, safety
 from chatbot.assistant.models import ReplyTrace
