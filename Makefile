@@ -27,6 +27,7 @@ browser:
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo_history
 	$(PY) manage.py serve
 
 test: install browser
