@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from chatbot.conversations import publish
 from chatbot.conversations.models import Conversation, Message
+from chatbot.integrations import events
 
 from . import live
 from .models import ConversationInfo, SupportHours
@@ -120,6 +121,7 @@ def escalate(conversation_id: int, by: str) -> bool:
         if not moved:
             return False
         _mark_escalated(conversation_id, by, now)
+        events.conversation_event(conversation_id, "conversation.escalated")
         store_id = Conversation.objects.values_list("store_id", flat=True).get(pk=conversation_id)
         note = _note(conversation_id, waiting_text(store_id, now))
     _send(conversation_id, {"type": "message", "message": note.as_frame()})
@@ -138,6 +140,8 @@ def take_over(conversation: Conversation, user) -> bool:
             state=State.HUMAN, outcome=Outcome.ESCALATED, last_activity=now
         )
         info = _mark_escalated(conversation.pk, ConversationInfo.EscalatedBy.STAFF, now)
+        if locked.state == State.BOT:  # an escalated conversation already announced it
+            events.conversation_event(conversation.pk, "conversation.escalated")
         if info.assignee_id is None:
             info.assignee = user
             info.save(update_fields=["assignee"])
@@ -173,6 +177,7 @@ def resolve_by_staff(conversation: Conversation, user) -> bool:
         if not moved:
             return False
         note = _note(conversation.pk, f"{staff_name(user)} closed the conversation.")
+        events.conversation_event(conversation.pk, "conversation.resolved")
     _send(conversation.pk, {"type": "message", "message": note.as_frame()})
     _send(conversation.pk, {"type": "ended", "outcome": Outcome.RESOLVED_BY_STAFF})
     conversation.refresh_from_db()
@@ -203,6 +208,9 @@ def record_csat(conversation_id: int, score: int) -> bool:
         if confirms:
             changes.update(state=State.RESOLVED, outcome=Outcome.RESOLVED_BY_BOT)
         Conversation.objects.filter(pk=conversation_id).update(**changes)
+        events.conversation_event(conversation_id, "csat.submitted")
+        if confirms:
+            events.conversation_event(conversation_id, "conversation.resolved")
     live.conversation_changed(conversation_id)
     return confirms
 
@@ -248,6 +256,8 @@ def close_inactive(now: datetime | None = None) -> dict[str, int]:
         ).update(state=state, outcome=outcome)
         if closed:
             counts[str(outcome)] = counts.get(str(outcome), 0) + 1
+            if state == State.RESOLVED:
+                events.conversation_event(conversation.pk, "conversation.resolved")
             _send(conversation.pk, {"type": "ended", "outcome": outcome})
             live.conversation_changed(conversation.pk)
     return counts
