@@ -126,8 +126,10 @@ def channel_layers(redis_url: str) -> dict:
             # A long reply is hundreds of deltas; the default capacity of 100 would drop some.
             "CONFIG": {
                 # redis-py 8 reads with a 5 s socket timeout by default, which kills the layer's
-                # 5 s blocking receive on every idle socket: allow well over it.
-                "hosts": [{"address": redis_url, "socket_timeout": 15}],
+                # 5 s blocking receive on every idle socket: allow well over it. Its pool also
+                # refuses a 101st connection at once: sockets connecting or leaving together (each
+                # joins or leaves its group) need one each.
+                "hosts": [{"address": redis_url, "socket_timeout": 15, "max_connections": 4096}],
                 "capacity": 2000,
                 "expiry": 120,
             },

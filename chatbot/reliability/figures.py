@@ -2,6 +2,7 @@
 clients saw: a message is lost when its ack promised it was stored and it is not there, or when no
 reply ever covered it."""
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass
 
@@ -27,6 +28,15 @@ class Figures:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def with_server_errors(self, counts: dict[str, int]) -> "Figures":
+        """Add errors the server processes logged (that no shopper may have noticed)."""
+        counts = {f"server:{name}": n for name, n in counts.items() if n}
+        return dataclasses.replace(
+            self,
+            errors=self.errors + sum(counts.values()),
+            error_kinds={**self.error_kinds, **counts},
+        )
 
 
 def percentile(values: list[float], q: float) -> float | None:

@@ -2,6 +2,7 @@
 worker with the engine, each in its own process group on loopback, logged to a file, always stopped."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ from django.conf import settings
 from chatbot.conversations.protocol import MAX_FRAME_BYTES
 
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+ERROR_RECORD = re.compile(r"^(ERROR|CRITICAL):|: (ERROR|CRITICAL)/")
 
 
 def free_port() -> int:
@@ -42,6 +44,11 @@ class Child:
 
     def tail(self, chars: int = 3000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
+
+    def errors_logged(self) -> int:
+        """Records logged at ERROR or worse (uvicorn's `ERROR:`, Celery's `ERROR/`)."""
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return sum(1 for line in lines if ERROR_RECORD.search(line))
 
     def wait_until(self, ready, what: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout

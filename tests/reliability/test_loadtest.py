@@ -7,7 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from chatbot.conversations.models import Conversation, Message
-from chatbot.reliability.figures import lost_messages, percentile
+from chatbot.reliability.figures import lost_messages, percentile, summarize
+from chatbot.reliability.shoppers import Tally
 from chatbot.stores.models import Store
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -18,6 +19,15 @@ def test_percentiles_are_nearest_rank():
     assert percentile([3.0], 0.95) == 3.0
     values = [float(n) for n in range(1, 101)]
     assert (percentile(values, 0.5), percentile(values, 0.95)) == (50.0, 95.0)
+
+
+def test_errors_the_servers_logged_count_as_errors(store):
+    tally = Tally(sent=3, replies=3, connected=2)
+    tally.errors["frame:reply_failed"] += 1
+    figures = summarize(tally, shoppers=2, active=1, duration=1, connect_s=0.1)
+    counted = figures.with_server_errors({"uvicorn": 2, "worker": 0})
+    assert counted.errors == 3
+    assert counted.error_kinds == {"frame:reply_failed": 1, "server:uvicorn": 2}
 
 
 def test_a_message_is_lost_when_missing_or_never_answered(store):

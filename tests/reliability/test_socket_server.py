@@ -1,10 +1,15 @@
 """Hostile frames the ASGI server itself must stop (it runs as in production, with --ws-max-size):
 invalid UTF-8, frames over the size limit, and handshakes from origins the store does not allow."""
 
+import asyncio
 import json
+import time
+import uuid
 
 import pytest
+import redis
 from live_chat import LiveChat
+from websockets.asyncio.client import connect as connect_async
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.sync.client import connect
 
@@ -73,3 +78,40 @@ def test_a_handshake_from_an_origin_the_store_does_not_allow_is_refused(
         connect(live_stack.ws_url(live_store.widget_key, "a" * 16), origin=origin, proxy=None)
     assert refused.value.response.status_code == 403
     assert not live_store.conversations.exists()
+
+
+CROWD = 200
+
+
+def test_a_crowd_arriving_and_leaving_at_once_is_served_and_cleaned_up(live_stack, live_store):
+    """Every socket joins its conversation's channel-layer group on connect and leaves it on
+    disconnect, all at the same moment: none may fail for want of a Redis connection."""
+    if live_stack.embedded:
+        pytest.skip("the Redis channel layer is what is tested")
+    output_before = len(live_stack.web.output())
+
+    async def crowd() -> list[int]:
+        sockets = await asyncio.gather(
+            *(
+                connect_async(
+                    live_stack.ws_url(live_store.widget_key, uuid.uuid4().hex),
+                    origin=live_stack.origin,
+                    proxy=None,
+                    open_timeout=60,
+                )
+                for _ in range(CROWD)
+            )
+        )
+        hellos = [json.loads(frame) for frame in await asyncio.gather(*(s.recv() for s in sockets))]
+        await asyncio.gather(*(s.close() for s in sockets))
+        return [hello["conversation"] for hello in hellos]
+
+    conversations = asyncio.run(crowd())
+    assert len(set(conversations)) == CROWD
+    layer = redis.Redis.from_url(live_stack.env["REDIS_URL"])
+    groups = [f"asgi:group:conversation.{pk}" for pk in conversations]
+    deadline = time.monotonic() + 10
+    while any(layer.zcard(group) for group in groups):  # disconnects are handled just after
+        assert time.monotonic() < deadline, "sockets that left are still in their groups"
+        time.sleep(0.2)
+    assert "Exception in ASGI application" not in live_stack.web.output()[output_before:]

@@ -105,6 +105,7 @@ class Command(BaseCommand):
         finally:
             for child in reversed(started):
                 child.stop()
+        result = result.with_server_errors({child.name: child.errors_logged() for child in started})
         if options["json"]:
             keys = ("sent", "replies_received", "lost_messages", "errors")
             keys += ("ttft_p50_ms", "ttft_p95_ms", "shoppers", "active", "connected", "duration_s")
