@@ -36,9 +36,13 @@ class ModelConfig:
 class EngineConfig:
     """Scheduler and KV-cache limits.
 
-    ``kv_cache_bytes`` sizes the paged KV pool (float32 K and V for every layer);
+    ``kv_cache_bytes`` sizes the paged KV pool (K and V for every layer, in the activation dtype);
     ``max_num_batched_tokens`` bounds the tokens one step computes, so a long prompt is prefilled
     in chunks between the decode steps of the other requests.
+    ``device``/``kernels``/``dtype`` choose the backend (``inference.layers.backend``): the C
+    kernels in float32 on the CPU by default, Triton in bf16 on ``cuda``. ``cuda_graphs`` (default:
+    on for the triton backend on CUDA) replays decode steps from CUDA graphs, one per padded batch
+    size; True on the CPU runs the same padded static-buffer step eagerly (how tests check it).
     """
 
     block_size: int = 16
@@ -47,3 +51,7 @@ class EngineConfig:
     max_num_batched_tokens: int = 256
     max_model_len: int | None = None  # defaults to the model's max_position_embeddings
     num_threads: int | None = None  # defaults to torch.get_num_threads()
+    device: str = "cpu"
+    kernels: str | None = None  # "native" | "triton"; by device when None
+    dtype: str | None = None  # "float32" | "bfloat16" | "float16"; by device when None
+    cuda_graphs: bool | None = None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from inference.config import EngineConfig
 from inference.engine.llm_engine import LLMEngine
+from inference.layers.backend import Backend
 from inference.models import MODEL_REGISTRY
 
 # Short names -> (package holding the file, file name). The package is located, never imported.
@@ -47,10 +48,13 @@ def read_checkpoint(path: str, quantize: str | None = "int4", group_size: int = 
     raise ValueError(f"{path!r} is neither a .gguf file nor a directory with config.json")
 
 
-def build_model(config, weights: dict, max_positions: int, exact: bool = False):
+def build_model(
+    config, weights: dict, max_positions: int, exact: bool = False, backend: Backend | None = None
+):
     if config.architecture not in MODEL_REGISTRY:
         raise NotImplementedError(f"architecture {config.architecture!r} is not supported")
-    return MODEL_REGISTRY[config.architecture].from_weights(config, weights, max_positions, exact)
+    cls = MODEL_REGISTRY[config.architecture]
+    return cls.from_weights(config, weights, max_positions, exact, backend)
 
 
 def load(
@@ -68,8 +72,9 @@ def load(
     ``quantize`` (``"int4"`` or None) and ``group_size`` apply to float Hugging Face checkpoints."""
     path = resolve(name_or_path)
     config = EngineConfig(**engine_options)
+    backend = Backend.select(config.device, config.kernels, config.dtype)
     model_config, weights, tokenizer = read_checkpoint(path, quantize, group_size)
     max_positions = config.max_model_len or model_config.max_position_embeddings
-    model = build_model(model_config, weights, max_positions, exact)
+    model = build_model(model_config, weights, max_positions, exact, backend)
     name = name_or_path if name_or_path in MODEL_NAMES else Path(path).name
     return LLMEngine(model, tokenizer, config, model_name=name, autostart=autostart)

@@ -6,6 +6,7 @@ import torch
 
 from inference import native
 from inference.context import ForwardContext
+from inference.layers import backend as backends
 from inference.layers.linear import Linear
 from inference.layers.norm import RMSNorm
 from inference.layers.rotary import RotaryEmbedding
@@ -14,8 +15,11 @@ from inference.layers.rotary import RotaryEmbedding
 class Attention:
     """qkv projection -> (optional per-head q/k RMSNorm) -> rotary -> cache write -> attention -> o.
 
-    ``k_cache``/``v_cache`` (shapes: ``native.kv_cache_shapes``) are assigned by the model
-    runner once the KV pool is allocated.
+    ``k_cache``/``v_cache`` are assigned by the model runner once the KV pool is allocated
+    (shapes: ``native.kv_cache_shapes``, or ``kernels.kv_cache``'s layout on the triton backend).
+    On the triton backend, rotary, Qwen3's per-head q/k norms and the cache write are one kernel,
+    and attention is the paged decode kernel for every token (a prompt's tokens each attend to
+    their own prefix of the cache, written just before).
     """
 
     def __init__(
@@ -44,11 +48,15 @@ class Attention:
         self.scale = head_dim**-0.5
         self.k_cache: torch.Tensor | None = None
         self.v_cache: torch.Tensor | None = None
+        backend = backends.current()
+        self.ops = backend.ops() if backend.triton else None
 
     def __call__(self, x: torch.Tensor, ctx: ForwardContext) -> torch.Tensor:
         t = x.shape[0]
         h, hkv, d = self.num_heads, self.num_kv_heads, self.head_dim
         qkv = self.qkv(x)
+        if self.ops is not None:
+            return self.o_proj(self._kernel_attention(qkv, ctx).view(t, h * d))
         if self.q_norm is not None:
             q = qkv[:, : h * d].reshape(t * h, d).contiguous()
             k = qkv[:, h * d : (h + hkv) * d].reshape(t * hkv, d).contiguous()
@@ -71,6 +79,25 @@ class Attention:
             o,
         )
         return self.o_proj(o.view(t, h * d))
+
+    def _kernel_attention(self, qkv: torch.Tensor, ctx: ForwardContext) -> torch.Tensor:
+        t, h, hkv, d = qkv.shape[0], self.num_heads, self.num_kv_heads, self.head_dim
+        norms = (None, None) if self.q_norm is None else (self.q_norm.weight, self.k_norm.weight)
+        eps = 1e-6 if self.q_norm is None else self.q_norm.eps
+        q = self.ops.rope_write_kv(
+            qkv, h, hkv, d, ctx.positions, self.rotary.cos, self.rotary.sin, ctx.slot_mapping,
+            self.k_cache, self.v_cache, qkv.new_empty(t, h, d), *norms, eps, force_triton=True,
+        )  # fmt: skip
+        return self.ops.paged_decode_attention(
+            q,
+            self.k_cache,
+            self.v_cache,
+            ctx.block_tables,
+            ctx.token_ctx,
+            self.scale,
+            query_seq=ctx.token_seq,
+            force_triton=True,
+        )
 
     def nbytes(self) -> int:
         norms = sum(n.nbytes() for n in (self.q_norm, self.k_norm) if n is not None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from inference import native
+from inference.layers import backend as backends
 from inference.layers.linear import Linear
 from inference.q8 import Q8Weight
 
@@ -14,7 +15,11 @@ class Embedding:
         self.dim = weight.shape[1]
         self.table = None
         self.head = None
-        if isinstance(weight, Q8Weight):
+        backend = backends.current()
+        if backend.triton:  # dense in the activation dtype; the tied head shares it
+            dense = weight.dequantize() if isinstance(weight, Q8Weight) else weight
+            self.table = backend.put(dense, backend.dtype)
+        elif isinstance(weight, Q8Weight):
             # the Linear holds the table in its kernel's layout; lookups read that same storage
             self.head = Linear(weight)
         else:
@@ -34,4 +39,6 @@ class Embedding:
         return self.head if self.head is not None else Linear(self.table)
 
     def nbytes(self) -> int:
-        return self.head.nbytes() if self.head is not None else self.table.numel() * 4
+        if self.head is not None:
+            return self.head.nbytes()
+        return self.table.numel() * self.table.element_size()

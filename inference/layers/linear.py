@@ -1,4 +1,5 @@
-"""Linear layers over int4, int8 or float32 weights, computed by the batch-invariant C kernels.
+"""Linear layers over int4, int8 or float32 weights, computed by the batch-invariant C kernels
+(or, on the triton backend, by ``kernels.ops``: see ``_KernelPart``).
 
 Quantized weights run, by default, against int8-quantized activations with integer dot products
 (csrc/int8_linear.c), the way llama.cpp does. Built under ``exact_activations(True)``, they run
@@ -19,6 +20,7 @@ import torch
 
 from inference import native
 from inference.int4 import Int4Weight
+from inference.layers import backend as backends
 from inference.q8 import Q8Weight
 
 Weight = Int4Weight | Q8Weight | torch.Tensor
@@ -135,6 +137,46 @@ class _Part:
             native.linear_i8_q8(x, self.qweight, self.scales, self.bias, out)
 
 
+class _KernelPart:
+    """One weight on the triton backend: int4 as ``PreparedInt4`` for the W4A16 kernel; int8 and
+    float weights dense in the activation dtype (there is no int8 GPU kernel)."""
+
+    def __init__(self, weight: Weight, bias: torch.Tensor | None, backend: backends.Backend):
+        from kernels.int4_gemm import prepare_int4
+
+        self.ops = backend.ops()
+        self.out_features, self.in_features = weight.shape
+        self.bias = None if bias is None else backend.put(bias, backend.dtype)
+        if isinstance(weight, Int4Weight):
+            # fp32 activations (the interpreter tests) keep fp32 scales: nothing rounds but fp32
+            scale_dtype = torch.float32 if backend.dtype == torch.float32 else torch.float16
+            put = backend.put
+            self.int4 = prepare_int4(
+                put(weight.qweight), put(weight.scales), put(weight.mins), weight.group_size,
+                scale_dtype,
+            )  # fmt: skip
+            self.weight = None
+        else:
+            dense = weight.dequantize() if isinstance(weight, Q8Weight) else weight
+            self.weight, self.int4 = backend.put(dense, backend.dtype), None
+
+    def tensors(self) -> list[torch.Tensor]:
+        w = (
+            [self.weight]
+            if self.int4 is None
+            else [self.int4.qweight, self.int4.scales, self.int4.mins]
+        )
+        return w + ([self.bias] if self.bias is not None else [])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.int4 is None:
+            return torch.nn.functional.linear(x, self.weight, self.bias)
+        return self.ops.int4_linear(x, self.int4, self.bias, force_triton=True)
+
+    def run(self, x: torch.Tensor, out: torch.Tensor) -> None:
+        out.copy_(self.forward(x))
+
+
 def _concat(
     weights: list[Weight], biases: list[torch.Tensor | None]
 ) -> tuple[Weight, torch.Tensor | None]:
@@ -183,6 +225,8 @@ class Linear:
             raise ValueError(f"fused weights disagree on input width: {in_features}")
         self.in_features = in_features.pop()
         self.exact = _EXACT.get()
+        backend = backends.current()
+        self.kernel = backend.triton
         groups: list[tuple[tuple, list, list]] = []
         for w, b in zip(weights, biases, strict=True):
             if groups and groups[-1][0] == _kind(w):
@@ -190,17 +234,24 @@ class Linear:
                 groups[-1][2].append(b)
             else:
                 groups.append((_kind(w), [w], [b]))
-        self.parts: list[tuple[int, _Part]] = []
+        self.parts: list[tuple[int, _Part | _KernelPart]] = []
         offset = 0
         for _, ws, bs in groups:
-            part = _Part(*_concat(ws, bs), exact=self.exact)
+            weight, bias = _concat(ws, bs)
+            part = (
+                _KernelPart(weight, bias, backend)
+                if self.kernel
+                else _Part(weight, bias, exact=self.exact)
+            )
             self.parts.append((offset, part))
             offset += part.out_features
         self.out_features = offset
 
     def __call__(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        if self.kernel and out is None and len(self.parts) == 1:
+            return self.parts[0][1].forward(x)
         if out is None:
-            out = torch.empty(x.shape[0], self.out_features)
+            out = x.new_empty(x.shape[0], self.out_features)
         if len(self.parts) == 1:
             self.parts[0][1].run(x, out)
         else:

@@ -11,7 +11,10 @@ then weights are multiplied by ``routed_scaling_factor``.
 
 Execution (``SparseMoE``) groups the (token, expert) pairs by expert: each expert with tokens runs
 once on all its tokens (its weights are read once per step), experts without tokens cost nothing,
-and pairs naming no expert (an id outside ``[0, num_experts)``) contribute nothing.
+and pairs naming no expert (an id outside ``[0, num_experts)``) contribute nothing. On the triton
+backend, int4 experts are stacked at load and run by ``kernels.fused_moe.fused_experts`` (one
+grouped GEMM per projection for all experts, no host synchronisation: CUDA-graph safe), and
+softmax top-k routing is the ``kernels.moe_routing`` kernel.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
+from inference.layers import backend as backends
 from inference.layers.mlp import GatedMLP
 
 ROUTING_METHODS = ("greedy", "group_limited_greedy", "noaux_tc")
@@ -40,17 +44,24 @@ class Router:
     def __post_init__(self):
         if self.method not in ROUTING_METHODS:
             raise ValueError(f"unknown routing method {self.method!r}")
-        self.weight = self.weight.to(torch.float32).contiguous()
+        backend = backends.current()
+        self.weight = backend.put(self.weight, torch.float32)
         if self.bias is not None:
-            self.bias = self.bias.to(torch.float32)
+            self.bias = backend.put(self.bias, torch.float32)
+        self.kernel = self.method == "greedy" and self.scoring == "softmax" and backend.triton
 
     @property
     def num_experts(self) -> int:
         return self.weight.shape[0]
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x [T, hidden] -> (weights float32 [T, k], expert ids int64 [T, k])."""
-        logits = x @ self.weight.T
+        """x [T, hidden] -> (weights float32 [T, k], expert ids [T, k])."""
+        logits = x.float() @ self.weight.T
+        if self.kernel:
+            from kernels.moe_routing import topk_routing
+
+            weights, ids = topk_routing(logits, self.top_k, self.normalize)
+            return (weights * self.scaling if self.scaling != 1.0 else weights), ids
         scores = logits.sigmoid() if self.scoring == "sigmoid" else logits.softmax(dim=-1)
         if self.method == "greedy":
             weights, ids = scores.topk(self.top_k, dim=-1)
@@ -98,11 +109,18 @@ class SparseMoE:
             raise ValueError(f"router scores {router.num_experts} experts, {len(experts)} given")
         self.router, self.experts = router, experts
         self.shared = shared
+        backend = backends.current()
         self.shared_gate = (
-            None
-            if shared_gate is None
-            else shared_gate.to(torch.float32).reshape(1, -1).contiguous()
+            None if shared_gate is None else backend.put(shared_gate.reshape(1, -1), torch.float32)
         )
+        self.fused = _stack_int4_experts(experts) if backend.triton else None
+        if self.fused is not None:
+            self.experts = []  # their weights live on in the stacks
+
+    @property
+    def graph_safe(self) -> bool:
+        """Whether a forward runs without host synchronisation (the per-expert loop syncs)."""
+        return self.fused is not None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         weights, ids = self.router(x)
@@ -110,7 +128,7 @@ class SparseMoE:
         if self.shared is not None:
             s = self.shared(x)
             if self.shared_gate is not None:
-                s = s * torch.sigmoid(x @ self.shared_gate.T)
+                s = s * torch.sigmoid(x.float() @ self.shared_gate.T).to(s.dtype)
             out += s
         return out
 
@@ -118,8 +136,12 @@ class SparseMoE:
         self, x: torch.Tensor, weights: torch.Tensor, ids: torch.Tensor
     ) -> torch.Tensor:
         """Sum over each token's (expert, weight) pairs of ``weight * expert(x)``, expert by expert."""
+        if self.fused is not None:
+            from kernels.fused_moe import fused_experts
+
+            return fused_experts(x, *self.fused, weights.float(), ids)
         n_experts, top_k = len(self.experts), ids.shape[1]
-        out = torch.zeros(x.shape[0], x.shape[1])
+        out = x.new_zeros(x.shape)
         flat_ids = ids.reshape(-1)
         flat_w = weights.reshape(-1).to(torch.float32)
         valid = (flat_ids >= 0) & (flat_ids < n_experts)
@@ -134,13 +156,35 @@ class SparseMoE:
             start += count
             tokens = pairs // top_k
             y = self.experts[expert](x.index_select(0, tokens))
-            out.index_add_(0, tokens, y * flat_w[pairs].unsqueeze(1))
+            out.index_add_(0, tokens, (y.float() * flat_w[pairs].unsqueeze(1)).to(out.dtype))
         return out
 
     def nbytes(self) -> int:
         total = self.router.nbytes() + sum(e.nbytes() for e in self.experts)
+        total += sum(w.nbytes() for w in self.fused or ())
         if self.shared is not None:
             total += self.shared.nbytes()
         if self.shared_gate is not None:
             total += self.shared_gate.numel() * 4
         return total
+
+
+def _stack_int4_experts(experts: list[GatedMLP]):
+    """(w13 [E, 2I, H], w2 [E, H, I]) stacked ``PreparedInt4`` when every expert is one int4 weight
+    per projection with one group size, else None (those experts run one by one)."""
+    from kernels.int4_gemm import PreparedInt4
+
+    def single(linear):
+        parts = linear.parts
+        return parts[0][1].int4 if len(parts) == 1 else None
+
+    ups = [single(e.gate_up) for e in experts]
+    downs = [single(e.down) for e in experts]
+    if any(w is None for w in ups + downs) or len({w.group_size for w in ups + downs}) != 1:
+        return None
+
+    def stack(ws):
+        fields = (torch.stack([getattr(w, f) for w in ws]) for f in ("qweight", "scales", "mins"))
+        return PreparedInt4(*fields, ws[0].group_size)
+
+    return stack(ups), stack(downs)

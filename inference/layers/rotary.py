@@ -10,6 +10,8 @@ import math
 
 import torch
 
+from inference.layers import backend as backends
+
 
 def inv_frequencies(head_dim: int, theta: float, scaling: dict | None) -> torch.Tensor:
     inv = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim))
@@ -34,5 +36,6 @@ def inv_frequencies(head_dim: int, theta: float, scaling: dict | None) -> torch.
 class RotaryEmbedding:
     def __init__(self, inv_freq: torch.Tensor, max_positions: int):
         freqs = torch.outer(torch.arange(max_positions, dtype=torch.int64).float(), inv_freq)
-        self.cos = freqs.cos().contiguous()  # [positions, head_dim / 2]
-        self.sin = freqs.sin().contiguous()
+        backend = backends.current()
+        self.cos = backend.put(freqs.cos())  # float32 [positions, head_dim / 2]
+        self.sin = backend.put(freqs.sin())

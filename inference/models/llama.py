@@ -18,6 +18,7 @@ import torch
 from inference.config import ModelConfig
 from inference.context import ForwardContext
 from inference.layers.attention import Attention
+from inference.layers.backend import Backend, building_for
 from inference.layers.embedding import Embedding
 from inference.layers.linear import Linear, exact_activations
 from inference.layers.mlp import GatedMLP
@@ -62,6 +63,7 @@ class LlamaForCausalLM:
     ):
         """lm_head None: tied to the embeddings (sharing their storage)."""
         self.config = config
+        self.backend = Backend()
         self.embed, self.layers, self.norm = embed, layers, norm
         self.tied = lm_head is None
         self.lm_head = embed.as_linear() if lm_head is None else lm_head
@@ -69,11 +71,20 @@ class LlamaForCausalLM:
     # -- building ---------------------------------------------------------------------------
     @classmethod
     def from_weights(
-        cls, config: ModelConfig, weights: dict, max_positions: int, exact: bool = False
+        cls,
+        config: ModelConfig,
+        weights: dict,
+        max_positions: int,
+        exact: bool = False,
+        backend: Backend | None = None,
     ) -> LlamaForCausalLM:
-        """``exact``: quantized weights meet float32 activations (see ``layers.linear``)."""
-        with exact_activations(exact):
-            return cls._build(config, weights, max_positions)
+        """``exact``: quantized weights meet float32 activations (see ``layers.linear``);
+        ``backend``: which kernels the layers call (default: the native CPU kernels)."""
+        backend = backend or Backend()
+        with exact_activations(exact), building_for(backend):
+            model = cls._build(config, weights, max_positions)
+        model.backend = backend
+        return model
 
     @classmethod
     def _build(cls, config: ModelConfig, weights: dict, max_positions: int) -> LlamaForCausalLM:
@@ -131,6 +142,10 @@ class LlamaForCausalLM:
     # -- running ----------------------------------------------------------------------------
     def attention_layers(self) -> list[Attention]:
         return [layer.attn for layer in self.layers]
+
+    def graph_safe(self) -> bool:
+        """Whether a forward can be captured in a CUDA graph (no layer synchronises the host)."""
+        return all(getattr(layer.mlp, "graph_safe", True) for layer in self.layers)
 
     def __call__(self, input_ids: torch.Tensor, ctx: ForwardContext) -> torch.Tensor:
         """Logits [len(ctx.logits_indices), vocab] for the tokens that asked for them."""

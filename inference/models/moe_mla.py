@@ -149,7 +149,7 @@ class MLAProjection:
         m, h, t = self.mla, self.num_heads, x.shape[0]
         d, n, r, rank = m.head_dim, m.qk_nope_head_dim, m.qk_rope_head_dim, m.kv_lora_rank
         half, hn, hr = d // 2, n // 2, r // 2
-        out = torch.empty(t, 3, h, d)
+        out = x.new_empty(t, 3, h, d)
         if self.q_a_norm is None:
             self.q(x, out=out[:, 0].view(t, h * d))
         else:
