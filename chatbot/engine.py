@@ -9,13 +9,14 @@ _engine = None
 
 
 def get_engine():
-    """Return the started engine for settings.ENGINE_MODEL, loading it once per process."""
+    """Return the started engine for settings.ENGINE_MODEL on settings.ENGINE_DEVICE, loading it
+    once per process."""
     global _engine
     with _lock:
         if _engine is None:
             import inference
 
-            engine = inference.load(settings.ENGINE_MODEL)
+            engine = inference.load(settings.ENGINE_MODEL, device=settings.ENGINE_DEVICE)
             engine.start()
             _engine = engine
     return _engine

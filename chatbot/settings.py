@@ -163,6 +163,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- The engine and replies ------------------------------------------------------------------
 ENGINE_MODEL = env("ENGINE_MODEL", default="smollm2-135m-instruct")
+# "cpu": the engine's C kernels; "cuda" (or "cuda:N"): its Triton kernels with CUDA-graph decode.
+ENGINE_DEVICE = env("ENGINE_DEVICE", default="cpu")
 REPLY_MAX_TOKENS = env.int("REPLY_MAX_TOKENS", default=256)
 REPLY_TEMPERATURE = env.float("REPLY_TEMPERATURE", default=0.3)
 REPLY_TOP_P = env.float("REPLY_TOP_P", default=0.9)

@@ -1,10 +1,12 @@
-"""``python -m inference chat | generate | bench``."""
+"""``python -m inference chat | generate | bench | gpu-bench``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 
 from inference.sampling import SamplingParams
 
@@ -114,6 +116,18 @@ def cmd_bench(args) -> None:
         print(json.dumps(result, indent=2))
 
 
+def cmd_gpu_bench(args) -> None:
+    if args.smoke:
+        os.environ.setdefault("TRITON_INTERPRET", "1")  # before kernels are imported
+    from inference.gpu_bench import run
+
+    result = run(args.smoke)
+    text = json.dumps(result, indent=None if args.json else 2)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    print(text)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m inference", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -154,6 +168,14 @@ def main(argv: list[str] | None = None) -> None:
         help="also measure what on-load int4 quantization with this group size costs (1-2 min)",
     )
     bench.set_defaults(func=cmd_bench)
+
+    gpu = sub.add_parser(
+        "gpu-bench", help="engine decode tokens/s of a Qwen3-30B-A3B-shaped MoE on one GPU"
+    )
+    gpu.add_argument("--json", action="store_true", help="print one JSON line")
+    gpu.add_argument("--smoke", action="store_true", help="tiny shape, CPU, Triton interpreter")
+    gpu.add_argument("--out", default="", help="also write the JSON to this file")
+    gpu.set_defaults(func=cmd_gpu_bench)
 
     args = parser.parse_args(argv)
     args.func(args)

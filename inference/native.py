@@ -95,7 +95,17 @@ def _load() -> ctypes.CDLL:
     return lib
 
 
-lib = _load()
+class _OnFirstUse:
+    """Stands for the library until a kernel is first called: a GPU worker, whose layers never
+    call these kernels, imports this module without compiling them."""
+
+    def __getattr__(self, name: str):
+        global lib
+        lib = _load()
+        return getattr(lib, name)
+
+
+lib: ctypes.CDLL | _OnFirstUse = _OnFirstUse()
 
 
 def set_num_threads(n: int) -> None:

@@ -69,16 +69,23 @@ def sample_one(
 
 def sample(logits: torch.Tensor, requests: list) -> list[int]:
     """One token per row; ``requests[i]`` has ``.params``, ``.token_ids`` and ``.generator``.
-    Rows that need nothing but an argmax are done in one call."""
+    Rows that need nothing but an argmax are done in one call where the logits are (on a GPU,
+    only their ids cross to the host); the other rows are sampled on the CPU."""
     plain = [
         i for i, r in enumerate(requests) if r.params.greedy and r.params.repetition_penalty == 1.0
     ]
+    greedy = set(plain)
+    rest = [i for i in range(len(requests)) if i not in greedy]
     out = [0] * len(requests)
-    if plain:
-        idx = torch.tensor(plain, dtype=torch.int64)
-        for i, tok in zip(plain, logits.index_select(0, idx).argmax(-1).tolist(), strict=True):
-            out[i] = tok
-    for i, r in enumerate(requests):
-        if i not in plain:
-            out[i] = sample_one(logits[i], r.params, r.token_ids, r.generator)
+    for rows, on_host in ((plain, False), (rest, True)):
+        if not rows:
+            continue
+        picked = logits.index_select(0, torch.tensor(rows, device=logits.device))
+        if not on_host:
+            for i, tok in zip(rows, picked.argmax(-1).tolist(), strict=True):
+                out[i] = tok
+            continue
+        for i, row in zip(rows, picked.cpu(), strict=True):
+            r = requests[i]
+            out[i] = sample_one(row, r.params, r.token_ids, r.generator)
     return out

@@ -45,7 +45,8 @@ class LLMEngine:
         self.config = config or EngineConfig()
         threads = self.config.num_threads or torch.get_num_threads()
         torch.set_num_threads(threads)
-        native.set_num_threads(threads)
+        if not model.backend.triton:
+            native.set_num_threads(threads)
         self.model = model
         self.tokenizer = tokenizer
         self.model_name = model_name or model.config.name

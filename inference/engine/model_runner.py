@@ -59,8 +59,8 @@ class ModelRunner:
         return self.kv_cache.numel() * self.kv_cache.element_size()
 
     def run(self, batch: list[tuple[Sequence, int]]) -> tuple[torch.Tensor, list[Sequence]]:
-        """Forward the scheduled tokens; float32 CPU logits for the sequences whose last token
-        was computed."""
+        """Forward the scheduled tokens; float32 logits (on the model's device) for the sequences
+        whose last token was computed."""
         ids: list[int] = []
         positions: list[int] = []
         slots: list[int] = []
@@ -90,7 +90,7 @@ class ModelRunner:
         decode = len(ids) == len(batch) == len(sampled)
         if decode and self.graphs is not None and self.graphs.fits(len(batch), width):
             logits = self.graphs.run(ids_t, pos, slots_t, tables, ctx_lens)
-            return logits.float().cpu(), sampled
+            return logits.float(), sampled
         dev = self.backend.device
         ctx = ForwardContext(
             positions=pos.to(dev),
@@ -101,4 +101,4 @@ class ModelRunner:
             logits_indices=torch.tensor(logits_rows, dtype=torch.int64).to(dev),
         )
         logits = self.model(ids_t.to(dev), ctx)
-        return logits.float().cpu(), sampled
+        return logits.float(), sampled

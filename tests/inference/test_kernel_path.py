@@ -134,3 +134,15 @@ def test_batch_sizes_cover_every_batch_up_to_the_limit():
     assert batch_sizes(1) == [1]
     assert batch_sizes(64) == [1, 2, 4, 8, 16, 32, 48, 64]
     assert batch_sizes(20) == [1, 2, 4, 8, 16, 20]
+
+
+def test_gpu_bench_runs_the_engine_end_to_end_at_the_smoke_shape():
+    """``python -m inference gpu-bench --smoke``: the prepared GPU benchmark's code, on the CPU."""
+    from inference.gpu_bench import run
+
+    result = run(smoke=True, batches=(1, 4))
+    assert result["cuda_graphs"] and result["dtype"] == "float32"
+    one, four = result["batches"]
+    assert one["tokens_per_s"] > 0 and 0 < one["frac_of_bound"] < 1
+    # four sequences read more KV and reach more experts than one: a larger bound per step
+    assert four["bound_tokens_per_s"] / 4 < one["bound_tokens_per_s"]
