@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 
-from .models import ApiKey
+from .models import ApiKey, CompletionUsage
 
 
 class ApiKeyForm(forms.ModelForm):
@@ -60,3 +60,25 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for api_key in queryset:
             api_key.revoke()
         messages.success(request, f"Revoked {queryset.count()} key(s).")
+
+
+@admin.register(CompletionUsage)
+class CompletionUsageAdmin(admin.ModelAdmin):
+    """Read-only: rows are written by the worker that ran the completion."""
+
+    list_display = [
+        "request_id",
+        "store",
+        "api_key",
+        "prompt_tokens",
+        "completion_tokens",
+        "created",
+    ]
+    list_filter = ["store"]
+    search_fields = ["request_id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

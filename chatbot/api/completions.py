@@ -158,7 +158,7 @@ async def chat_completions(request):
         [first, *_] = errors.field_errors(completion.errors)
         return _error(400, first["reason"], "invalid_request_error", param=first["field"])
     request_id = f"chatcmpl-{uuid.uuid4().hex}"
-    events = _relay(request_id, completion.chat(), completion.sampling())
+    events = _relay(request_id, completion.chat(), completion.sampling(), api_key.pk)
     if completion.validated_data["stream"]:
         options = completion.validated_data.get("stream_options") or {}
         response = StreamingHttpResponse(
@@ -180,7 +180,7 @@ async def models(request):
     return JsonResponse({"object": "list", "data": [entry]})
 
 
-async def _relay(request_id: str, messages: list[dict], params: dict):
+async def _relay(request_id: str, messages: list[dict], params: dict, key_id: int):
     """The worker's frames for this request: deltas, then done or error (or a timeout error)."""
     layer = get_channel_layer()
     channel = await layer.new_channel()
@@ -188,7 +188,9 @@ async def _relay(request_id: str, messages: list[dict], params: dict):
     await layer.group_add(group, channel)
     finished = False
     try:
-        await sync_to_async(tasks.complete.apply_async)((request_id, messages, params), queue="gpu")
+        await sync_to_async(tasks.complete.apply_async)(
+            (request_id, messages, params, key_id), queue="gpu"
+        )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + settings.COMPLETIONS_TIMEOUT_SECONDS
         while True:

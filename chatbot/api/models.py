@@ -66,3 +66,31 @@ class ApiKey(models.Model):
         if self.revoked is None:
             self.revoked = timezone.now()
             self.save(update_fields=["revoked"])
+
+
+class CompletionUsage(models.Model):
+    """What one OpenAI-compatible completion used, billed like a shopper reply: its share of engine
+    time at the store's hourly price (``chatbot.reports.metrics``). Kept apart from dialogues, so
+    cost per dialogue stays the cost of the chat."""
+
+    store = models.ForeignKey(
+        "stores.Store", on_delete=models.CASCADE, related_name="completion_usage"
+    )
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage"
+    )
+    request_id = models.CharField(max_length=64, unique=True)
+    prompt_tokens = models.PositiveIntegerField()
+    cached_prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField()
+    engine_seconds = models.FloatField()
+    shared_engine_seconds = models.FloatField()
+    finish_reason = models.CharField(max_length=16)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name_plural = "completion usage"
+
+    def __str__(self):
+        return f"{self.request_id} ({self.prompt_tokens}+{self.completion_tokens} tokens)"

@@ -3,7 +3,8 @@ replies, at a lower priority so shoppers are served first.
 
 Deltas go to the request's channel-layer group as they are produced; the web side that holds the
 HTTP request listens there. A client that goes away sets an abort flag in the cache, which stops
-the generation within a few tokens.
+the generation within a few tokens. What a completion used is stored (``CompletionUsage``) before
+the client hears it is done, aborted ones included: it is billed like a shopper reply.
 """
 
 from celery import shared_task
@@ -11,6 +12,8 @@ from django.core.cache import cache
 
 from chatbot.conversations import publish
 from chatbot.engine import get_engine
+
+from .models import ApiKey, CompletionUsage
 
 # Shopper replies are submitted with priority 0; other clients wait behind them.
 PRIORITY = 1
@@ -25,8 +28,28 @@ def abort_key(request_id: str) -> str:
     return f"completion-abort:{request_id}"
 
 
+def record_usage(request_id: str, key_id: int, usage) -> None:
+    """Once per request, even if a redelivered task runs it again."""
+    key = ApiKey.objects.filter(pk=key_id).only("store_id").first()
+    if key is None:  # the key and its store were deleted meanwhile: nobody to bill
+        return
+    CompletionUsage.objects.get_or_create(
+        request_id=request_id,
+        defaults=dict(
+            store_id=key.store_id,
+            api_key=key,
+            prompt_tokens=usage.prompt_tokens,
+            cached_prompt_tokens=usage.cached_prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            engine_seconds=usage.engine_seconds,
+            shared_engine_seconds=usage.shared_engine_seconds,
+            finish_reason=usage.finish_reason,
+        ),
+    )
+
+
 @shared_task(ignore_result=True)
-def complete(request_id: str, messages: list[dict], params: dict):
+def complete(request_id: str, messages: list[dict], params: dict, key_id: int):
     from inference import SamplingParams
 
     engine = get_engine()
@@ -56,4 +79,5 @@ def complete(request_id: str, messages: list[dict], params: dict):
             group, {"type": "error", "code": "server_error", "message": "The model failed."}
         )
         raise
+    record_usage(request_id, key_id, stream.usage)
     publish.send_frame(group, {"type": "done", "usage": stream.usage.as_dict()})

@@ -9,7 +9,8 @@ started. Cost is billed on engine time shared by the replies batched together:
     cost per resolution = total cost / dialogues resolved by the bot
 
 Rates are shares of all dialogues in the range (open ones included). The price used is the
-store's current hourly price.
+store's current hourly price. OpenAI-compatible API completions are billed the same way and
+reported apart (``api_completions``), so they never enter the cost per dialogue.
 """
 
 import math
@@ -21,6 +22,7 @@ from decimal import Decimal
 from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
+from chatbot.api.models import CompletionUsage
 from chatbot.conversations.models import Conversation, Message
 from chatbot.dashboard.outcomes import ESCALATED_EVER, Outcome
 from chatbot.stores.models import Store
@@ -181,6 +183,35 @@ def figures(items: Iterable[Dialogue]) -> dict:
     }
 
 
+def api_completions(start: date, end: date, ids: list[int] | None) -> dict[int, dict]:
+    """Per store id: requests, tokens and cost of API completions made from `start` to `end`."""
+    rows = CompletionUsage.objects.filter(created__date__gte=start, created__date__lte=end)
+    if ids is not None:
+        rows = rows.filter(store_id__in=ids)
+    out: dict[int, dict] = {}
+    for row in rows.values(
+        "store_id", "prompt_tokens", "completion_tokens", "shared_engine_seconds",
+        "store__hourly_price",
+    ):  # fmt: skip
+        acc = out.setdefault(
+            row["store_id"],
+            {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0},
+        )
+        acc["requests"] += 1
+        acc["prompt_tokens"] += row["prompt_tokens"]
+        acc["completion_tokens"] += row["completion_tokens"]
+        acc["cost"] += reply_cost(row["shared_engine_seconds"], row["store__hourly_price"])
+    return out
+
+
+def _sum_usage(parts: Iterable[dict]) -> dict:
+    total = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}
+    for part in parts:
+        for name in total:
+            total[name] += part[name]
+    return total
+
+
 def report(start: date, end: date, stores: Iterable | None = None) -> dict:
     """Totals, one row per day (every day of the range, empty ones included) and one per store.
 
@@ -193,11 +224,13 @@ def report(start: date, end: date, stores: Iterable | None = None) -> dict:
     store_rows = Store.objects.filter(Q() if ids is None else Q(pk__in=ids)).order_by("name")
     currencies = {s.currency for s in store_rows}
     days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+    usage = api_completions(start, end, ids)
     return {
         "start": start.isoformat(),
         "end": end.isoformat(),
         "currency": currencies.pop() if len(currencies) == 1 else None,
         "totals": figures(items),
+        "api_completions": _sum_usage(usage.values()),
         "days": [
             {"day": day.isoformat(), **figures(d for d in items if d.day == day)} for day in days
         ],
@@ -207,6 +240,7 @@ def report(start: date, end: date, stores: Iterable | None = None) -> dict:
                 "store": store.name,
                 "currency": store.currency,
                 **figures(d for d in items if d.store_id == store.pk),
+                "api_completions": _sum_usage([usage[store.pk]] if store.pk in usage else []),
             }
             for store in store_rows
         ],

@@ -58,6 +58,7 @@ def reports_page(request):
             "report": result,
             "tiles": tiles(result["totals"], currency),
             "store_rows": [store_row(row) for row in result["stores"]],
+            "api_cost": _money(result["api_completions"]["cost"], currency),
         },
     )
 

@@ -4,7 +4,7 @@ store's own workers and engine answer it, whole or streamed."""
 import openai
 import pytest
 
-from chatbot.api.models import ApiKey
+from chatbot.api.models import ApiKey, CompletionUsage
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -29,6 +29,14 @@ def test_a_whole_completion(client):
     assert choice.finish_reason in {"stop", "length"}
     assert 0 < answer.usage.completion_tokens <= 16 and answer.usage.prompt_tokens > 10
     assert answer.usage.total_tokens == answer.usage.prompt_tokens + answer.usage.completion_tokens
+    # billed like a reply: stored by the worker before the answer was sent
+    used = CompletionUsage.objects.get(request_id=answer.id)
+    assert used.store_id == used.api_key.store_id and used.api_key.name == "openai client"
+    assert (used.prompt_tokens, used.completion_tokens) == (
+        answer.usage.prompt_tokens,
+        answer.usage.completion_tokens,
+    )
+    assert 0 < used.shared_engine_seconds <= used.engine_seconds
 
 
 def test_a_streamed_completion(client):

@@ -190,3 +190,30 @@ def test_report_command_prints_one_json_line(shops):
     assert figures["cost_per_resolution"] == pytest.approx(0.036)
     assert figures["bot_resolution_rate"] == 0.5
     assert figures["end"] == timezone.localdate().isoformat()
+
+
+def test_api_completions_are_billed_apart_from_dialogues(dialogues, shops):
+    from chatbot.api.models import ApiKey, CompletionUsage
+
+    one, two = shops
+    key, _ = ApiKey.issue(one, "back end", ["completions"])
+    for n, (store, seconds, created) in enumerate(
+        [(one, 36, "2026-03-01 08:00:00"), (one, 18, "2026-03-02 08:00:00"),
+         (two, 9, "2026-03-02 08:00:00"), (one, 99, "2026-02-27 08:00:00")]
+    ):  # fmt: skip
+        row = CompletionUsage.objects.create(
+            store=store, api_key=key if store == one else None, request_id=f"r{n}",
+            prompt_tokens=10, completion_tokens=5, engine_seconds=seconds,
+            shared_engine_seconds=seconds, finish_reason="stop",
+        )  # fmt: skip
+        CompletionUsage.objects.filter(pk=row.pk).update(created=at(created))
+    result = metrics.report(date(2026, 3, 1), date(2026, 3, 3))
+    # 0.001/s for One (36 + 18 s), 0.002/s for Two (9 s); the February one is outside the range
+    assert result["api_completions"] == {
+        "requests": 3, "prompt_tokens": 30, "completion_tokens": 15,
+        "cost": pytest.approx(0.054 + 0.018),
+    }  # fmt: skip
+    rows = {row["store"]: row for row in result["stores"]}
+    assert rows["One"]["api_completions"]["cost"] == pytest.approx(0.054)
+    assert rows["Two"]["api_completions"]["requests"] == 1
+    assert result["totals"]["cost"] == pytest.approx(0.065)  # dialogues' cost unchanged

@@ -28,3 +28,21 @@ def test_reports_cover_only_the_users_stores(transactional_db):
     assert response.context["report"]["totals"]["dialogues"] == 1
     response = client.get(page, {"start": "2026-03-05", "end": "2026-03-01"})
     assert "The range ends before it starts." in response.content.decode()
+
+
+def test_api_completions_show_apart_and_only_the_users_own(transactional_db):
+    from chatbot.api.models import CompletionUsage
+
+    mine, theirs = make_store("mine"), make_store("theirs")
+    for n, store in enumerate([mine, theirs, theirs]):
+        CompletionUsage.objects.create(
+            store=store, request_id=f"r{n}", prompt_tokens=7, completion_tokens=3,
+            engine_seconds=1, shared_engine_seconds=1, finish_reason="stop",
+        )  # fmt: skip
+    client = logged_in(make_staff("agent", mine))
+    page = client.get(reverse("dashboard:reports:page")).content.decode()
+    assert "1 requests, 7 prompt and 3 completion tokens" in page
+    CompletionUsage.objects.filter(store=mine).delete()
+    assert (
+        'id="api-completions"' not in client.get(reverse("dashboard:reports:page")).content.decode()
+    )
