@@ -205,6 +205,9 @@ SPECTACULAR_SETTINGS = {
 }
 API_RATE_LIMIT = env("API_RATE_LIMIT", default="600/min")  # per key, unless the key sets its own
 API_REPLY_TIMEOUT_MAX = env.int("API_REPLY_TIMEOUT_MAX", default=120)
+# Webhooks and order look-ups never connect to loopback, private or link-local addresses unless
+# this is set (a store's systems on the same private network as Parley; the test suite).
+INTEGRATIONS_ALLOW_PRIVATE_NETWORKS = env.bool("INTEGRATIONS_ALLOW_PRIVATE_NETWORKS", default=False)
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 WEBHOOK_BACKOFF_SECONDS = env.float("WEBHOOK_BACKOFF_SECONDS", default=10.0)  # doubles per attempt

@@ -1,10 +1,19 @@
-"""Outgoing HTTP to a store's systems: short timeouts, no redirects, a bounded response read, and
-errors described without the URL or headers (they may carry credentials)."""
+"""Outgoing HTTP to a store's systems: short timeouts, no redirects, a bounded response read,
+errors described without the URL or headers (they may carry credentials), and no connection to a
+non-public address (loopback, private, link-local such as cloud metadata, ...) unless
+``INTEGRATIONS_ALLOW_PRIVATE_NETWORKS`` is set: store admins choose these URLs, so the check is
+made on the address actually connected to, after DNS, which a rebinding name cannot slip past."""
 
 import http.client
+import ipaddress
+import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
 
 MAX_RESPONSE_BYTES = 64 * 1024
 USER_AGENT = "Parley-Integrations/1"
@@ -15,7 +24,65 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None  # a 3xx is answered as it is, never followed
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+def non_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+class BlockedAddress(OSError):
+    pass
+
+
+def _connect(address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_address=None, **kwargs):
+    sock = socket.create_connection(address, timeout, source_address, **kwargs)
+    if not settings.INTEGRATIONS_ALLOW_PRIVATE_NETWORKS and non_public(sock.getpeername()[0]):
+        sock.close()
+        raise BlockedAddress("the address is not a public one")
+    return sock
+
+
+class _GuardedHTTP(http.client.HTTPConnection):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._create_connection = _connect
+
+
+class _GuardedHTTPS(http.client.HTTPSConnection):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._create_connection = _connect
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_GuardedHTTP, req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        return self.do_open(_GuardedHTTPS, req, context=self._context)
+
+
+_opener = urllib.request.build_opener(_NoRedirect, _HTTPHandler, _HTTPSHandler)
+
+
+def public_url(url: str) -> None:
+    """Model-field validator: refuses a URL whose host resolves to a non-public address now (a
+    clear error when it is saved; ``send`` enforces the rule on every connection). A name that
+    does not resolve yet passes: its DNS may come later."""
+    if settings.INTEGRATIONS_ALLOW_PRIVATE_NETWORKS:
+        return
+    host = urllib.parse.urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return
+    if any(non_public(info[4][0]) for info in infos):
+        raise ValidationError(
+            "This URL points to a private or local network address, which Parley does not call."
+        )
 
 
 @dataclass(frozen=True)
@@ -59,6 +126,8 @@ def send(
 
 
 def _reason(error) -> str:
+    if isinstance(error, BlockedAddress):
+        return "refused: the host is not at a public address"
     if isinstance(error, OSError) and error.strerror:
         return f"connection failed: {error.strerror}"
     return f"connection failed: {type(error).__name__}"

@@ -11,6 +11,8 @@ import secrets
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from .http import public_url
+
 
 def new_identity_secret() -> str:
     return "ids_" + secrets.token_urlsafe(32)
@@ -40,6 +42,7 @@ class StoreIntegration(models.Model):
     )
     order_status_url = models.URLField(
         blank=True,
+        validators=[public_url],
         help_text="GET {url}?order=<number>&customer=<verified id> answers the order's status.",
     )
     order_auth = models.CharField(max_length=8, choices=OrderAuth.choices, default=OrderAuth.NONE)
@@ -69,7 +72,7 @@ class WebhookSubscription(models.Model):
     store = models.ForeignKey(
         "stores.Store", on_delete=models.CASCADE, related_name="webhook_subscriptions"
     )
-    url = models.URLField(max_length=500)
+    url = models.URLField(max_length=500, validators=[public_url])
     events = models.JSONField(default=list, help_text="Event types delivered to this URL.")
     secret = models.CharField(max_length=128, default=new_webhook_secret, editable=False)
     description = models.CharField(max_length=200, blank=True)

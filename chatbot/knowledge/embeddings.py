@@ -40,7 +40,11 @@ def encode(texts: list[str]) -> np.ndarray:
     model = _get_model()
     with _lock:  # one encode at a time: torch on 2 cores gains nothing from overlap
         vectors = model.encode(
-            texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True
+            texts,
+            batch_size=32,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,  # its "Batches:" bar is noise in the logs
         )
     return np.asarray(vectors, dtype=np.float32)
 

@@ -1,15 +1,12 @@
 """Knowledge-base articles through the API: CRUD, and bulk import from Markdown, CSV and JSON that
 updates by title; a real worker then indexes the imported articles in the background."""
 
-import threading
 import time
 
 import pytest
-from celery.signals import worker_init
-from celery.worker import WorkController
 from django.core.files.uploadedfile import SimpleUploadedFile
+from thread_worker import default_queue_worker
 
-from chatbot import celery as celery_app
 from chatbot.knowledge import indexing
 from chatbot.knowledge.models import Article
 
@@ -117,29 +114,8 @@ def test_an_uploaded_file_that_is_not_text_is_refused(api, store):
 @pytest.fixture
 def knowledge_worker(transactional_db):
     """A real worker on the default queue, where the knowledge domain's indexing tasks run."""
-    app = celery_app.app
-    ready = threading.Event()
-    worker_init.disconnect(celery_app._load_engine)  # it indexes; it does not reply
-    try:
-        controller = WorkController(
-            app=app,
-            pool_cls="threads",
-            concurrency=1,
-            queues=[app.conf.task_default_queue],
-            loglevel="WARNING",
-            ready_callback=lambda *args: ready.set(),
-            without_heartbeat=True,
-            without_mingle=True,
-            without_gossip=True,
-        )
-    finally:
-        worker_init.connect(celery_app._load_engine)
-    thread = threading.Thread(target=controller.start, daemon=True)
-    thread.start()
-    assert ready.wait(30)
-    yield
-    controller.stop()
-    thread.join(10)
+    with default_queue_worker(concurrency=1):
+        yield
 
 
 @pytest.mark.slow

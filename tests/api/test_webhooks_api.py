@@ -63,3 +63,28 @@ def test_the_delivery_log(api, store):
     assert log[0]["event_id"] == str(delivery.event_id)
     assert log[0]["status"] in {"pending", "sending", "retrying", "failed"}
     assert str(conversation.pk) not in log[0].get("secret", "")
+
+
+@pytest.fixture
+def guarded(settings):
+    settings.INTEGRATIONS_ALLOW_PRIVATE_NETWORKS = False
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.5/hook",
+        "https://[::1]:8443/hook",
+        "http://localhost:6379/",
+    ],
+)
+def test_a_webhook_to_a_private_address_is_refused_when_saved(api, guarded, url):
+    answer = post(api, {"url": url, "events": ["message.created"]})
+    assert answer.status_code == 400
+    assert "private or local network" in str(answer.json())
+
+
+def test_a_webhook_to_a_public_address_is_saved(api, guarded):
+    body = {"url": "https://93.184.216.34/parley", "events": ["message.created"]}
+    assert post(api, body).status_code == 201

@@ -1,23 +1,11 @@
 """Stores, staff of each role and logged-in browsers-without-a-browser (Django's test client),
-all real rows in the test database. Also re-exports the running-product fixtures of tests/e2e
-(live_stack, database_url) for the browser test."""
-
-import importlib.util
-import sys
-from pathlib import Path
+all real rows in the test database. The browser test's running product (live_stack) and Chromium
+(browser) are shared fixtures of tests/conftest.py."""
 
 import pytest
 from dashboard_staff import make_staff, make_store
 
 from chatbot.dashboard.models import Membership
-
-E2E = Path(__file__).resolve().parents[1] / "e2e"
-sys.path.insert(0, str(E2E))  # its helper modules: processes, live_chat
-_spec = importlib.util.spec_from_file_location("e2e_fixtures_for_dashboard", E2E / "conftest.py")
-_e2e = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_e2e)
-database_url = _e2e.database_url
-live_stack = _e2e.live_stack
 
 
 @pytest.fixture

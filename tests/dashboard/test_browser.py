@@ -1,54 +1,19 @@
 """The dashboard in a real headless Chromium against the running product (web server and reply
 worker with the real model): a staff page and a shopper's widget side by side."""
 
-import os
 from datetime import timedelta
 
 import pytest
 from dashboard_data import conversation
 from dashboard_staff import PASSWORD, make_staff
-from django.core.management import call_command
 from django.utils import timezone
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from chatbot.conversations.models import Message
-from chatbot.shop import demo
-from chatbot.stores.models import Store
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WIDGET = "#parley-chat"
-
-
-@pytest.fixture(scope="module")
-def browser(live_stack):
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
-    # Playwright's sync API keeps an event loop running in this thread, which Django's ORM would
-    # take for async code; the tests' own ORM calls are plain sequential ones.
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def demo_store(transactional_db, live_stack):
-    call_command("seed_demo")
-    store = Store.objects.get(slug=demo.SLUG)
-    store.allowed_origins.append(live_stack.origin)
-    store.save()
-    return store
 
 
 def log_in(page, base_url, username):
@@ -59,8 +24,10 @@ def log_in(page, base_url, username):
     expect(page.locator("#live-status")).to_have_text("live", timeout=15_000)
 
 
-def test_staff_see_a_shopper_live_take_over_and_answer(browser, live_stack, demo_store, tmp_path):
-    make_staff("sam", demo_store, first_name="Sam")
+def test_staff_see_a_shopper_live_take_over_and_answer(
+    browser, live_stack, live_demo_store, tmp_path
+):
+    make_staff("sam", live_demo_store, first_name="Sam")
     desk = browser.new_page()
     log_in(desk, live_stack.base_url, "sam")
     expect(desk.locator("#inbox-empty")).to_be_visible()
@@ -79,7 +46,7 @@ def test_staff_see_a_shopper_live_take_over_and_answer(browser, live_stack, demo
     desk.screenshot(path=str(tmp_path / "inbox.png"))
 
     desk.locator("#inbox tbody tr a").first.click()
-    reply = Message.objects.get(conversation__store=demo_store, role="bot")
+    reply = Message.objects.get(conversation__store=live_demo_store, role="bot")
     bot_row = desk.locator(f'#messages li.bot[data-id="{reply.pk}"]')
     expect(bot_row.locator(".text")).to_have_text(reply.text)
     expect(bot_row.locator(".usage")).to_contain_text(f"completion{reply.completion_tokens}")
@@ -100,15 +67,15 @@ def test_staff_see_a_shopper_live_take_over_and_answer(browser, live_stack, demo
     # The bot stayed silent while a person was in the conversation.
     shop.wait_for_timeout(2_000)
     expect(shop.locator(f"{WIDGET} .msg.bot")).to_have_count(1)
-    assert Message.objects.filter(conversation__store=demo_store, role="bot").count() == 1
+    assert Message.objects.filter(conversation__store=live_demo_store, role="bot").count() == 1
     desk.screenshot(path=str(tmp_path / "conversation.png"))
     shop.screenshot(path=str(tmp_path / "widget.png"))
     desk.close()
     shop.close()
 
 
-def test_reports_page_draws_its_charts(browser, live_stack, demo_store, tmp_path):
-    make_staff("owner", demo_store)
+def test_reports_page_draws_its_charts(browser, live_stack, live_demo_store, tmp_path):
+    make_staff("owner", live_demo_store)
     today = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
     usage = {"prompt_tokens": 180, "cached_prompt_tokens": 90, "completion_tokens": 40}
     for days_ago, outcome, seconds, csat in [
@@ -125,7 +92,7 @@ def test_reports_page_draws_its_charts(browser, live_stack, demo_store, tmp_path
         if seconds:
             answer = {**usage, "shared_engine_seconds": seconds, "engine_seconds": seconds}
             messages.append(("bot", "Answer", start + timedelta(seconds=seconds), answer))
-        conversation(demo_store, messages, created=start, outcome=outcome, csat=csat)
+        conversation(live_demo_store, messages, created=start, outcome=outcome, csat=csat)
 
     page = browser.new_page(viewport={"width": 1400, "height": 1700})
     log_in(page, live_stack.base_url, "owner")

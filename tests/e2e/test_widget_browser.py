@@ -1,26 +1,13 @@
 """The widget in a real headless Chromium on the demo shop, against the running product."""
 
-import os
-
 import pytest
-from django.core.management import call_command
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from chatbot.conversations.models import Message
 from chatbot.shop import demo
-from chatbot.stores.models import Store
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAYLOAD = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script><b>Hi</b> boots?'
 SHADOW = "document.querySelector('#parley-chat').shadowRoot"
 # Records each length the streaming bubble's text takes, to see the answer grow delta by delta.
@@ -34,29 +21,7 @@ WATCH_STREAM = f"""() => {{
 }}"""
 
 
-@pytest.fixture(scope="module")
-def browser(live_stack):
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
-    # Playwright's sync API keeps an event loop running in this thread, which Django's ORM would
-    # take for async code; the tests' own ORM calls are plain sequential ones.
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def demo_store(transactional_db, live_stack):
-    call_command("seed_demo")  # as `make run` does
-    store = Store.objects.get(slug=demo.SLUG)
-    store.allowed_origins.append(live_stack.origin)
-    store.save()
-    return store
-
-
-def test_widget_streams_an_answer_and_shows_html_as_text(browser, live_stack, demo_store):
+def test_widget_streams_an_answer_and_shows_html_as_text(browser, live_stack, live_demo_store):
     page = browser.new_page()
     page.goto(f"{live_stack.base_url}/")
     expect(page.locator("h1")).to_have_text(demo.NAME)
@@ -73,9 +38,9 @@ def test_widget_streams_an_answer_and_shows_html_as_text(browser, live_stack, de
     expect(answer).to_be_visible(timeout=120_000)
 
     shown = answer.evaluate("node => node.textContent")
-    stored = Message.objects.get(role="bot", conversation__store=demo_store)
+    stored = Message.objects.get(role="bot", conversation__store=live_demo_store)
     assert shown == stored.text and shown.strip()
-    assert Message.objects.get(role="shopper", conversation__store=demo_store).text == PAYLOAD
+    assert Message.objects.get(role="shopper", conversation__store=live_demo_store).text == PAYLOAD
     lengths = page.evaluate("window.__lengths")
     assert len({n for n in lengths if n}) >= 2, f"the answer did not appear in pieces: {lengths}"
     # The payload stayed text: no element was created from it and no script ran.
@@ -90,7 +55,7 @@ def test_widget_streams_an_answer_and_shows_html_as_text(browser, live_stack, de
     page.close()
 
 
-def test_widget_fills_a_phone_screen(browser, live_stack, demo_store):
+def test_widget_fills_a_phone_screen(browser, live_stack, live_demo_store):
     context = browser.new_context(viewport={"width": 375, "height": 667}, is_mobile=True)
     page = context.new_page()
     page.goto(f"{live_stack.base_url}/")
@@ -101,7 +66,9 @@ def test_widget_fills_a_phone_screen(browser, live_stack, demo_store):
     context.close()
 
 
-def test_widget_reconnects_and_sends_what_was_typed_while_offline(browser, live_stack, demo_store):
+def test_widget_reconnects_and_sends_what_was_typed_while_offline(
+    browser, live_stack, live_demo_store
+):
     page = browser.new_page()
     page.goto(f"{live_stack.base_url}/")
     page.locator("#parley-chat .launcher").click()
@@ -119,6 +86,6 @@ def test_widget_reconnects_and_sends_what_was_typed_while_offline(browser, live_
     expect(page.locator("#parley-chat .msg.shopper")).to_have_class("msg shopper", timeout=60_000)
     expect(page.locator("#parley-chat .msg.bot:not(.streaming)")).to_be_visible(timeout=120_000)
     expect(status).to_have_text("")
-    assert Message.objects.filter(role="shopper", conversation__store=demo_store).count() == 1
-    assert Message.objects.filter(role="bot", conversation__store=demo_store).count() == 1
+    assert Message.objects.filter(role="shopper", conversation__store=live_demo_store).count() == 1
+    assert Message.objects.filter(role="bot", conversation__store=live_demo_store).count() == 1
     page.close()

@@ -1,7 +1,6 @@
 """Long-running child processes for end-to-end tests: started in their own session, logged to a
 file, waited on until ready, and always killed."""
 
-import contextlib
 import os
 import signal
 import socket
@@ -12,7 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -88,23 +87,3 @@ class Process:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
         self._log.close()
-
-
-_shared: dict[str, list] = {}  # name -> [object, users]
-
-
-@contextlib.contextmanager
-def shared(name: str, start, stop):
-    """One object per test process under `name`, however many conftests register the fixture
-    that asks for it (pytest caches a fixture per registration); stopped after its last user."""
-    if name not in _shared:
-        _shared[name] = [start(), 0]
-    entry = _shared[name]
-    entry[1] += 1
-    try:
-        yield entry[0]
-    finally:
-        entry[1] -= 1
-        if entry[1] == 0:
-            del _shared[name]
-            stop(entry[0])
