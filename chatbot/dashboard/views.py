@@ -39,16 +39,22 @@ def inbox(request):
 
 
 def _transcript(conversation, after: int = 0):
-    """Messages (newer than `after`) with their author and, for bot replies, their cost."""
+    """Messages (newer than `after`) with their author and, for bot replies, their cost and how
+    they came about (route, retrieved passages, the one cited)."""
     rows = []
     price = conversation.store.hourly_price
-    stored = conversation.messages.filter(pk__gt=after).select_related("staff_author__user")
+    stored = (
+        conversation.messages.filter(pk__gt=after)
+        .select_related("staff_author__user", "trace")
+        .prefetch_related("trace__passages")
+    )
     for message in stored.order_by("pk"):
         author = getattr(message, "staff_author", None)
         rows.append(
             {
                 "message": message,
                 "author": author.user.get_username() if author and author.user else "",
+                "trace": getattr(message, "trace", None),
                 "cost": reply_cost(message.shared_engine_seconds, price)
                 if message.role == Message.Role.BOT
                 else None,

@@ -161,3 +161,25 @@ def test_an_agent_without_membership_sees_nothing(chats, transactional_db):
     assert client.get(url("inbox")).context["rows"] == []
     assert client.get(url("conversation", chats[0].pk)).status_code == 404
     assert Membership.objects.filter(user=loner).count() == 0
+
+
+def test_a_bot_reply_shows_its_route_and_sources_escaped(agent_a, store_a):
+    """Staff see why the bot said what it said: the route and the passages it retrieved, the cited
+    one marked; passage text is the store's own but still shown as text, never HTML."""
+    from chatbot.assistant.models import ReplyTrace, RetrievedPassage
+
+    chat = conversation(store_a, [("shopper", "How long do returns take?", None)])
+    reply = Message.objects.create(conversation=chat, role="bot", text="Within 30 days.")
+    trace = ReplyTrace.objects.create(message=reply, route="answer", reason="grounded")
+    for rank, (label, cited) in enumerate(
+        [("Returns › Window", True), ("Shipping <b>x</b>", False)]
+    ):
+        RetrievedPassage.objects.create(
+            trace=trace, rank=rank, label=label, text=f"{label}: <script>alert(1)</script>",
+            score=0.9 - rank / 10, cited=cited,
+        )  # fmt: skip
+    page = logged_in(agent_a).get(url("conversation", chat.pk)).content.decode()
+    assert "Answered from the knowledge base: grounded" in page
+    assert page.index("Returns › Window") < page.index("Shipping &lt;b&gt;x&lt;/b&gt;")
+    assert '<li class="cited">' in page and page.count("<em>cited</em>") == 1
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
