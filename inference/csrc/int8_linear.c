@@ -25,6 +25,9 @@
 #include "pool.h"
 
 enum { Q4H, Q4F, Q8 };
+#ifndef PREFETCH_ROWS
+#define PREFETCH_ROWS 8
+#endif
 
 /* Per row: both digits of x in step order, s / 128 per lane, the exact group sums and, for the
  * unsigned-offset q8 weights, 128 * (each lane's sum of 128 * q1 + q2). */
@@ -132,6 +135,8 @@ tile_i8(int kind, int R, int C, const ActQ *a, int64_t K, const uint8_t *w, cons
         __m512 dv[4];
         _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) {
             const uint8_t *p = w + (n0 + c) * row_bytes + j * (kind == Q8 ? 128 : 64);
+            /* the next rows' bytes of this SB: L3 latency, not bandwidth, bounds a lone row */
+            if (PREFETCH_ROWS) _mm_prefetch((const char *)(p + PREFETCH_ROWS * row_bytes), _MM_HINT_T0);
             if (kind == Q8) {
                 w0[c] = _mm512_maskz_loadu_epi8(mk, p);
                 w1[c] = _mm512_maskz_loadu_epi8(mk, p + 4 * lanes);
