@@ -175,6 +175,9 @@ REPLY_LEASE_SECONDS = env.int("REPLY_LEASE_SECONDS", default=60)
 # Frames one chat socket may send at once, then per second (chatbot/reliability/limits.py).
 CHAT_FRAME_BURST = env.int("CHAT_FRAME_BURST", default=20)
 CHAT_FRAMES_PER_SECOND = env.float("CHAT_FRAMES_PER_SECOND", default=2.0)
+# Shopper messages per minute from one client address to one store, over all its sockets (0: no
+# limit). Behind a proxy, run uvicorn with --proxy-headers so the address is the shopper's.
+CHAT_MESSAGES_PER_MINUTE_PER_ADDRESS = env.int("CHAT_MESSAGES_PER_MINUTE_PER_ADDRESS", default=30)
 
 # --- Dashboard: a dialogue quiet this long gets its outcome (chatbot/dashboard/outcomes.py) ------
 CONVERSATION_INACTIVE_MINUTES = env.int("CONVERSATION_INACTIVE_MINUTES", default=30)

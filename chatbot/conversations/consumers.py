@@ -12,7 +12,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from chatbot.dashboard import outcomes
 from chatbot.integrations import identity
-from chatbot.reliability.limits import FrameBudget
+from chatbot.reliability.limits import FrameBudget, message_wait
 
 from . import protocol, services
 
@@ -151,6 +151,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if isinstance(request, protocol.Csat):
             resolved = await _rate(self.conversation, request.score)
             await self._send({"type": "rated", "score": request.score, "resolved": resolved})
+            return
+        client = self.scope.get("client") or (None,)
+        wait = await message_wait(self.conversation.store_id, client[0])
+        if wait:
+            await self._send(
+                {
+                    "type": "error",
+                    "code": "rate_limited",
+                    "message": "Too many messages from here: wait a moment, then send again.",
+                    "retry_after": math.ceil(wait),
+                    "client_msg_id": request.client_msg_id,
+                }
+            )
             return
         message, created = await _receive(self.conversation, request)
         await self._send(

@@ -1,9 +1,12 @@
-"""How fast one chat socket may send: a token bucket per connection, so a tab or a script flooding
-frames gets `rate_limited` errors while the server and every other shopper carry on."""
+"""How fast shoppers may send: a token bucket of frames per socket, so a tab or a script flooding
+frames gets `rate_limited` errors while the server and every other shopper carry on; and a budget
+of messages per minute per client address and store, across all its sockets, since every message
+costs a model reply (opening more sockets does not buy more replies)."""
 
 import time
 
 from django.conf import settings
+from django.core.cache import cache
 
 
 class FrameBudget:
@@ -25,3 +28,21 @@ class FrameBudget:
             self._tokens -= 1
             return 0.0
         return (1 - self._tokens) / self.per_second
+
+
+clock = time.time  # wall time: the windows are shared by every process
+
+
+async def message_wait(store_id: int, address: str | None, now: float | None = None) -> float:
+    """Seconds until `address` may send another message to `store_id` (0.0: it may, and it is
+    counted), in fixed one-minute windows shared by every process through the cache."""
+    limit = settings.CHAT_MESSAGES_PER_MINUTE_PER_ADDRESS
+    if not limit or not address:
+        return 0.0
+    now = clock() if now is None else now
+    window = int(now // 60)
+    key = f"chat-messages:{store_id}:{address}:{window}"
+    await cache.aadd(key, 0, timeout=120)
+    if await cache.aincr(key) <= limit:
+        return 0.0
+    return (window + 1) * 60 - now

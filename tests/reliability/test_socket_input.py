@@ -3,12 +3,14 @@ error frame, nothing bad is stored, and the socket keeps working."""
 
 import asyncio
 import json
+import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
 from socket_client import ORIGIN, Client
 
 from chatbot.conversations.models import Conversation, Message
+from chatbot.reliability import limits
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -106,6 +108,40 @@ async def test_a_flood_is_rate_limited_with_a_clear_error_and_the_socket_lives(s
     await assert_still_usable(bystander)
     await bystander.close()
     await client.close()
+
+
+async def test_messages_are_budgeted_per_address_across_sockets(store, settings, monkeypatch):
+    """Opening more sockets buys no more model replies: one address's budget is shared by all its
+    sockets; a refused message is named, so the widget resends it later; other addresses carry on."""
+    settings.CHAT_MESSAGES_PER_MINUTE_PER_ADDRESS = 3
+    monkeypatch.setattr(limits, "clock", lambda: 1_800_000_030.0)  # mid-window: no rollover
+    run = uuid.uuid4().hex[:4]  # the counters live in the shared cache: fresh addresses per run
+    here, there = f"2001:db8::{run}:7", f"2001:db8::{run}:9"
+
+    async def answer(client, client_msg_id):
+        await client.send({"type": "message", "client_msg_id": client_msg_id, "text": "hello"})
+        frame = await client.receive()
+        while frame["type"] not in ("ack", "error"):
+            frame = await client.receive()
+        return frame
+
+    first = await connected(store, address=here)
+    second = await connected(store, address=here)
+    assert [(await answer(c, f"m{n}"))["type"] for n, c in enumerate([first, first, second])] == [
+        "ack"
+    ] * 3
+    refused = await answer(second, "over")
+    assert (refused["type"], refused["code"], refused["client_msg_id"]) == (
+        "error",
+        "rate_limited",
+        "over",
+    )
+    assert 0 < refused["retry_after"] <= 60
+    assert await count_messages() == 3
+    elsewhere = await connected(store, address=there)
+    assert (await answer(elsewhere, "fine"))["type"] == "ack"
+    for client in (first, second, elsewhere):
+        await client.close()
 
 
 @pytest.mark.parametrize(

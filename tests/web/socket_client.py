@@ -17,13 +17,15 @@ def shopper_id() -> str:
 class Client:
     """A WebSocket client speaking the chat protocol through the whole ASGI stack."""
 
-    def __init__(self, key, shopper=None, origin=ORIGIN, conversation=None):
+    def __init__(self, key, shopper=None, origin=ORIGIN, conversation=None, address=None):
         self.shopper = shopper or shopper_id()
         query = f"key={key}&shopper={self.shopper}"
         if conversation is not None:
             query += f"&conversation={conversation}"
         headers = [(b"origin", origin.encode())] if origin is not None else []
         self.ws = WebsocketCommunicator(application, f"/ws/v1/chat/?{query}", headers=headers)
+        if address is not None:  # the peer a server would see (the app reads it once connected)
+            self.ws.scope["client"] = [address, 50000]
         self.hello = None
 
     async def connect(self) -> bool:
