@@ -8,6 +8,15 @@ _lock = threading.Lock()
 _engine = None
 
 
+def engine_options() -> dict:
+    """`inference.load` options from the settings."""
+    return {
+        "device": settings.ENGINE_DEVICE,
+        "kv_cache_bytes": settings.ENGINE_KV_CACHE_MB * 2**20,
+        "max_num_seqs": settings.ENGINE_MAX_NUM_SEQS,
+    }
+
+
 def get_engine():
     """Return the started engine for settings.ENGINE_MODEL on settings.ENGINE_DEVICE, loading it
     once per process."""
@@ -16,7 +25,7 @@ def get_engine():
         if _engine is None:
             import inference
 
-            engine = inference.load(settings.ENGINE_MODEL, device=settings.ENGINE_DEVICE)
+            engine = inference.load(settings.ENGINE_MODEL, **engine_options())
             engine.start()
             _engine = engine
     return _engine

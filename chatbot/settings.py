@@ -165,6 +165,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 ENGINE_MODEL = env("ENGINE_MODEL", default="smollm2-135m-instruct")
 # "cpu": the engine's C kernels; "cuda" (or "cuda:N"): its Triton kernels with CUDA-graph decode.
 ENGINE_DEVICE = env("ENGINE_DEVICE", default="cpu")
+# The worker engine's paged KV cache and how many dialogues one step batches; a GPU worker serving
+# a large model wants gigabytes here.
+ENGINE_KV_CACHE_MB = env.int("ENGINE_KV_CACHE_MB", default=512)
+ENGINE_MAX_NUM_SEQS = env.int("ENGINE_MAX_NUM_SEQS", default=64)
 REPLY_MAX_TOKENS = env.int("REPLY_MAX_TOKENS", default=256)
 REPLY_TEMPERATURE = env.float("REPLY_TEMPERATURE", default=0.3)
 REPLY_TOP_P = env.float("REPLY_TOP_P", default=0.9)
