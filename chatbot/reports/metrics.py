@@ -183,29 +183,38 @@ def figures(items: Iterable[Dialogue]) -> dict:
     }
 
 
+NO_COMPLETIONS = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}
+
+
 def api_completions(start: date, end: date, ids: list[int] | None) -> dict[int, dict]:
-    """Per store id: requests, tokens and cost of API completions made from `start` to `end`."""
+    """Per store id: requests, tokens and cost of API completions made from `start` to `end`,
+    summed by the database (one row per store)."""
     rows = CompletionUsage.objects.filter(created__date__gte=start, created__date__lte=end)
     if ids is not None:
         rows = rows.filter(store_id__in=ids)
-    out: dict[int, dict] = {}
-    for row in rows.values(
-        "store_id", "prompt_tokens", "completion_tokens", "shared_engine_seconds",
-        "store__hourly_price",
-    ):  # fmt: skip
-        acc = out.setdefault(
-            row["store_id"],
-            {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0},
+    per_store = (
+        rows.order_by()
+        .values("store_id", "store__hourly_price")
+        .annotate(
+            requests=Count("id"),
+            prompt=Sum("prompt_tokens"),
+            completion=Sum("completion_tokens"),
+            seconds=Sum("shared_engine_seconds"),
         )
-        acc["requests"] += 1
-        acc["prompt_tokens"] += row["prompt_tokens"]
-        acc["completion_tokens"] += row["completion_tokens"]
-        acc["cost"] += reply_cost(row["shared_engine_seconds"], row["store__hourly_price"])
-    return out
+    )
+    return {
+        row["store_id"]: {
+            "requests": row["requests"],
+            "prompt_tokens": row["prompt"],
+            "completion_tokens": row["completion"],
+            "cost": reply_cost(row["seconds"], row["store__hourly_price"]),
+        }
+        for row in per_store
+    }
 
 
 def _sum_usage(parts: Iterable[dict]) -> dict:
-    total = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}
+    total = dict(NO_COMPLETIONS)
     for part in parts:
         for name in total:
             total[name] += part[name]
@@ -240,7 +249,7 @@ def report(start: date, end: date, stores: Iterable | None = None) -> dict:
                 "store": store.name,
                 "currency": store.currency,
                 **figures(d for d in items if d.store_id == store.pk),
-                "api_completions": _sum_usage([usage[store.pk]] if store.pk in usage else []),
+                "api_completions": usage.get(store.pk) or dict(NO_COMPLETIONS),
             }
             for store in store_rows
         ],
