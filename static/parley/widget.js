@@ -57,7 +57,8 @@
     ":host { all: initial; }",
     "* { box-sizing: border-box; font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; }",
     ".launcher { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; width: 56px; height: 56px;",
-    "  border: 0; border-radius: 50%; background: #1f6feb; color: #fff; font-size: 26px; cursor: pointer;",
+    "  border: 0; border-radius: 50%; background: #1f6feb; color: #fff; cursor: pointer;",
+    "  display: flex; align-items: center; justify-content: center;",
     "  box-shadow: 0 4px 14px rgba(0,0,0,.25); }",
     ".launcher:focus-visible { outline: 3px solid #9cc2ff; }",
     ".panel { position: fixed; right: 20px; bottom: 88px; z-index: 2147483001; width: 360px; height: 520px;",
@@ -111,6 +112,25 @@
     return node;
   }
 
+  // An inline SVG speech bubble: an emoji renders as an empty box where no emoji font is installed.
+  function chatIcon() {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "28");
+    svg.setAttribute("height", "28");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("fill", "currentColor");
+    path.setAttribute(
+      "d",
+      "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"
+    );
+    svg.appendChild(path);
+    return svg;
+  }
+
   var host = el("div");
   host.id = "parley-chat";
   var root = host.attachShadow({ mode: "open" });
@@ -160,7 +180,8 @@
   rating.appendChild(el("span", "thanks", "Thank you for your feedback!"));
   panel.appendChild(rating);
   panel.appendChild(form);
-  var launcher = el("button", "launcher", "\ud83d\udcac");
+  var launcher = el("button", "launcher");
+  launcher.appendChild(chatIcon());
   launcher.type = "button";
   launcher.setAttribute("aria-label", "Open chat");
   root.appendChild(panel);
