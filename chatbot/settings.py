@@ -5,9 +5,11 @@ layer and an in-process Celery broker (`manage.py serve`). DATABASE_URL and REDI
 production wiring: PostgreSQL, a Redis channel layer and a Redis Celery broker feeding `gpu` workers.
 """
 
+import sys
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -15,12 +17,34 @@ VAR_DIR.mkdir(exist_ok=True)
 
 env = environ.Env()
 
-SECRET_KEY = env(
-    "SECRET_KEY", default="parley-dev-only-insecure-secret-key-change-me-in-production"
-)
 DEBUG = env.bool("DEBUG", default=False)
+# A development install (`make run` sets PARLEY_DEV=1; DEBUG and the test suite imply it) may sign
+# sessions with a public key. Anything else refuses to start without a key of its own.
+DEVELOPMENT = env.bool("PARLEY_DEV", default=DEBUG or "pytest" in sys.modules)
+DEVELOPMENT_SECRET_KEY = "parley-dev-only-insecure-secret-key-change-me-in-production"  # noqa: S105
+SECRET_KEY = env("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY if DEVELOPMENT else "")
+if not SECRET_KEY or (SECRET_KEY == DEVELOPMENT_SECRET_KEY and not DEVELOPMENT):
+    raise ImproperlyConfigured(
+        "Set SECRET_KEY to a long random value (python -c 'import secrets; "
+        "print(secrets.token_urlsafe(50))'), or PARLEY_DEV=1 for a development install."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- HTTPS: set HTTPS=1 where the site is served over TLS -------------------------------------
+# Behind a proxy that terminates TLS, TRUST_X_FORWARDED_PROTO=1 lets its X-Forwarded-Proto tell
+# Django the request was secure; only set it when the proxy overwrites that header.
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+HTTPS = env.bool("HTTPS", default=False)
+SECURE_SSL_REDIRECT = HTTPS
+# Probes and scrapers inside the network call these over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

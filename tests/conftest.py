@@ -6,7 +6,9 @@ Also the fixtures several directories use: the product running in child processe
 see live_stack.py), a Celery worker in a thread (webhook_worker) and Debian's Chromium (browser)."""
 
 import os
+import sys
 import urllib.parse
+from pathlib import Path
 
 # Triton reads this when a kernel is decorated: set it before any test imports `kernels`, so the
 # kernels run through the interpreter on the CPU (no GPU on developer or CI machines).
@@ -15,6 +17,8 @@ os.environ.setdefault("TRITON_INTERPRET", "1")
 # call by default: child processes of the live stack inherit this, this process gets the
 # `private_networks` fixture (tests/integrations/test_private_networks.py turns it back off).
 os.environ["INTEGRATIONS_ALLOW_PRIVATE_NETWORKS"] = "1"
+# This process signs with the development key (settings see pytest); so do the processes it starts.
+os.environ.setdefault("PARLEY_DEV", "1")
 
 import pytest
 from live_stack import database_url_of, start_stack
@@ -30,6 +34,24 @@ def _test_redis_url() -> str:
 
 
 TEST_REDIS_URL = _test_redis_url()
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def repo_root_on_path() -> bool:
+    """Whether ``import kernels`` finds the repository's own package first (``python -m pytest``
+    from the checkout, or pytest-django adding manage.py's folder)."""
+    return any(Path(entry or os.getcwd()).resolve() == REPO for entry in sys.path)
+
+
+# tests/oracle imports `transformers`, which imports the PyPI package `kernels`: it runs in a pytest
+# process of its own that cannot see our kernels/ (see tests/oracle/conftest.py; `make test` runs both).
+collect_ignore = ["oracle"] if repo_root_on_path() else []
+
+
+def pytest_report_header(config):
+    if collect_ignore:
+        return "tests/oracle not collected here: .venv/bin/pytest -o django_find_project=false tests/oracle"
 
 
 @pytest.fixture(scope="session", autouse=True)
