@@ -1,23 +1,35 @@
 """Paged KV-cache blocks: allocation, reference counts and automatic prefix caching.
 
-A full block is keyed by a hash chained over every token up to its end, so equal keys mean equal
-prefixes (the tokens are also kept and compared, against collisions). Blocks nobody references
-stay in the cache until they are needed: the free list is in least-recently-freed order and
-allocation takes from its front, evicting that block's cache entry. A sequence frees its blocks
-last-first, so the tail of a prefix is evicted before its head.
+A full block is keyed by a BLAKE2b digest chained over the parent block's digest and its own tokens,
+so equal keys mean equal prefixes; a false hit would need a BLAKE2b collision (Python's ``hash`` of
+a tuple can be made to collide, which would serve another prefix's KV). The chain starts from the
+request's ``cache_salt`` (one per store), so two salts never share a block and the time to first
+token cannot reveal another tenant's prompts. Blocks nobody references stay in the cache until
+they are needed: the free list is in least-recently-freed order and allocation takes from its
+front, evicting that block's cache entry. A sequence frees its blocks last-first, so the tail of a
+prefix is evicted before its head.
 """
 
 from __future__ import annotations
 
+import hashlib
+from array import array
 from collections import OrderedDict
 
 from inference.engine.sequence import Sequence
 
-_NO_PARENT = -1
+DIGEST_SIZE = 32
 
 
-def block_hash(parent: int, tokens: tuple[int, ...]) -> int:
-    return hash((parent, tokens))
+def root_hash(cache_salt: str | None) -> bytes:
+    """The first block's parent: the salt's own digest (no salt and "" are the same tenant)."""
+    salt = (cache_salt or "").encode()
+    return hashlib.blake2b(salt, digest_size=DIGEST_SIZE, person=b"parley-kv-salt").digest()
+
+
+def block_hash(parent: bytes, tokens: tuple[int, ...]) -> bytes:
+    """Digest of a full block: its parent's fixed-size digest, then its tokens as int64s."""
+    return hashlib.blake2b(parent + array("q", tokens).tobytes(), digest_size=DIGEST_SIZE).digest()
 
 
 class Block:
@@ -26,7 +38,7 @@ class Block:
     def __init__(self, block_id: int):
         self.id = block_id
         self.ref_count = 0
-        self.hash: int | None = None
+        self.hash: bytes | None = None
         self.tokens: tuple[int, ...] | None = None
 
 
@@ -35,7 +47,7 @@ class BlockManager:
         self.block_size = block_size
         self.blocks = [Block(i) for i in range(num_blocks)]
         self.free: OrderedDict[int, None] = OrderedDict((i, None) for i in range(num_blocks))
-        self.cached: dict[int, int] = {}  # chained hash -> block id
+        self.cached: dict[bytes, int] = {}  # chained digest -> block id
 
     @property
     def num_blocks(self) -> int:
@@ -45,10 +57,10 @@ class BlockManager:
     def num_free(self) -> int:
         return len(self.free)
 
-    def _hits(self, seq: Sequence) -> list[tuple[int, int]]:
-        """(block id, hash) of the cached blocks that start this sequence. At most len - 1 tokens
+    def _hits(self, seq: Sequence) -> list[tuple[int, bytes]]:
+        """(block id, digest) of the cached blocks that start this sequence. At most len - 1 tokens
         come from the cache, so the last one is always computed and yields logits."""
-        bs, hits, parent = self.block_size, [], _NO_PARENT
+        bs, hits, parent = self.block_size, [], root_hash(seq.cache_salt)
         for i in range((len(seq.token_ids) - 1) // bs):
             tokens = tuple(seq.token_ids[i * bs : (i + 1) * bs])
             h = block_hash(parent, tokens)
@@ -110,7 +122,7 @@ class BlockManager:
         """Enter the sequence's newly completed full blocks into the prefix cache."""
         bs = self.block_size
         for i in range(len(seq.block_hashes), seq.num_computed_tokens // bs):
-            parent = seq.block_hashes[-1] if seq.block_hashes else _NO_PARENT
+            parent = seq.block_hashes[-1] if seq.block_hashes else root_hash(seq.cache_salt)
             tokens = tuple(seq.token_ids[i * bs : (i + 1) * bs])
             h = block_hash(parent, tokens)
             seq.block_hashes.append(h)

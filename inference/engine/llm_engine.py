@@ -86,9 +86,10 @@ class LLMEngine:
         params: SamplingParams | None = None,
         request_id: str | None = None,
         priority: int = 0,
+        cache_salt: str | None = None,
     ) -> RequestStream:
         return self.submit_tokens(
-            self.tokenizer.encode_chat(messages), params, request_id, priority
+            self.tokenizer.encode_chat(messages), params, request_id, priority, cache_salt
         )
 
     def submit_tokens(
@@ -97,8 +98,10 @@ class LLMEngine:
         params: SamplingParams | None = None,
         request_id: str | None = None,
         priority: int = 0,
+        cache_salt: str | None = None,
     ) -> RequestStream:
-        """Like ``submit`` for an already tokenized prompt."""
+        """Like ``submit`` for an already tokenized prompt. Requests share prefix-cache blocks only
+        with requests of the same ``cache_salt`` (one per tenant)."""
         params = params or SamplingParams()
         if not prompt_ids:
             raise ValueError("empty prompt")
@@ -112,7 +115,9 @@ class LLMEngine:
         with self._lock:
             if request_id in self._streams:
                 raise ValueError(f"request id {request_id!r} is already in use")
-            seq = Sequence(request_id, prompt_ids, params, priority, detok, next(self._arrivals))
+            seq = Sequence(
+                request_id, prompt_ids, params, priority, detok, next(self._arrivals), cache_salt
+            )
             self._streams[request_id] = stream
             self._inbox.append((seq, stream))
             self._lock.notify()

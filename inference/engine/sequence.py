@@ -26,6 +26,7 @@ class Sequence:
         priority: int = 0,
         detokenizer: IncrementalDetokenizer | None = None,
         arrival: int = 0,
+        cache_salt: str | None = None,
     ):
         self.request_id = request_id
         self.token_ids = list(prompt_ids)
@@ -36,10 +37,11 @@ class Sequence:
             arrival  # engine-wide submission counter: ties in priority go first come first
         )
         self.detokenizer = detokenizer
+        self.cache_salt = cache_salt  # prefix-cache tenant: blocks are shared only within one salt
         self.status = Status.WAITING
         self.num_computed_tokens = 0  # tokens whose K/V are in this sequence's cache blocks
         self.block_table: list[int] = []
-        self.block_hashes: list[int] = []  # chained hashes of the leading full blocks
+        self.block_hashes: list[bytes] = []  # chained digests of the leading full blocks
         self.num_cached_tokens: int | None = (
             None  # prompt tokens found in the prefix cache, first admission
         )
