@@ -8,15 +8,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatbot.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from chatbot.conversations.routing import websocket_urlpatterns  # noqa: E402
 from chatbot.dashboard.routing import websocket_urlpatterns as staff_sockets  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        # The widget script is served by the app itself so one process is a whole install.
-        "http": ASGIStaticFilesHandler(django_asgi_app),
+        # Static files (the widget script too) are served by WhiteNoise's middleware, so one
+        # process is a whole install.
+        "http": django_asgi_app,
         "websocket": URLRouter(websocket_urlpatterns + staff_sockets),
     }
 )
