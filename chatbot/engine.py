@@ -17,6 +17,12 @@ def engine_options() -> dict:
     }
 
 
+def cache_salt(store_id: int) -> str:
+    """The engine's prefix-cache salt for a store's requests: one store's prompts never reuse
+    another's cached blocks, so time to first token reveals nothing across stores."""
+    return f"store-{store_id}"
+
+
 def get_engine():
     """Return the started engine for settings.ENGINE_MODEL on settings.ENGINE_DEVICE, loading it
     once per process."""

@@ -30,6 +30,31 @@ FINISH = {"stop": "stop", "length": "length", "abort": "stop"}
 MAX_MESSAGES = 200
 MAX_STOPS = 4
 
+# OpenAI parameters this server does not implement, with the values that ask for nothing (clients
+# often send defaults). Any other value is refused: ignoring it would answer a different question.
+UNSUPPORTED = {
+    "audio": (None,),
+    "frequency_penalty": (None, 0),
+    "function_call": (None, "none"),
+    "functions": (None, []),
+    "logit_bias": (None, {}),
+    "logprobs": (None, False),
+    "metadata": (None, {}),
+    "modalities": (None, ["text"]),
+    "parallel_tool_calls": (None, True, False),
+    "prediction": (None,),
+    "presence_penalty": (None, 0),
+    "reasoning_effort": (None,),
+    "response_format": (None, {"type": "text"}),
+    "service_tier": (None, "auto", "default"),
+    "store": (None, False),
+    "tool_choice": (None, "none"),
+    "tools": (None, []),
+    "top_logprobs": (None, 0),
+    "web_search_options": (None,),
+}
+IGNORED = {"user"}  # an end-user id for the provider's abuse monitoring
+
 
 class ContentPart(serializers.Serializer):
     type = serializers.ChoiceField(choices=["text"])
@@ -88,14 +113,20 @@ class CompletionRequest(serializers.Serializer):
         return attrs
 
     def sampling(self) -> dict:
+        """The engine's sampling settings. OpenAI accepts ``top_p=0``: a nucleus of no probability
+        mass keeps only the most likely token, which is greedy decoding whatever the temperature."""
         data = self.validated_data
-        return {
+        params = {
             "temperature": data["temperature"],
-            "top_p": data["top_p"] or 1.0,  # 0 means "only the best token": greedy covers it
             "max_tokens": data["max_tokens"],
             "stop": data.get("stop") or [],
             "seed": data.get("seed"),
         }
+        if data["top_p"] == 0:
+            params["temperature"] = 0.0
+        else:
+            params["top_p"] = data["top_p"]
+        return params
 
     def chat(self) -> list[dict]:
         """Messages as the engine takes them (OpenAI's `developer` role is a system prompt)."""
@@ -113,6 +144,20 @@ def _error(status: int, message: str, kind: str, param: str | None = None, code=
     for name, value in headers.items():
         response[name.replace("_", "-")] = value
     return response
+
+
+def _refused_parameter(body: dict):
+    """OpenAI's 400 for a parameter it does not know, or one this server cannot honour; None if
+    every parameter is served."""
+    known = CompletionRequest().fields.keys() | IGNORED
+    for name, value in body.items():
+        if name in UNSUPPORTED and value not in UNSUPPORTED[name]:
+            message = f"Unsupported parameter: '{name}' is not supported by this server."
+            return _error(400, message, "invalid_request_error", name, "unsupported_parameter")
+        if name not in UNSUPPORTED and name not in known:
+            message = f"Unrecognized request argument supplied: {name}"
+            return _error(400, message, "invalid_request_error", name)
+    return None
 
 
 def _authorize(request) -> ApiKey:
@@ -153,7 +198,11 @@ async def chat_completions(request):
         body = json.loads(request.body)
     except ValueError:
         return _error(400, "The body is not valid JSON.", "invalid_request_error")
-    completion = CompletionRequest(data=body if isinstance(body, dict) else {})
+    body = body if isinstance(body, dict) else {}
+    refused = _refused_parameter(body)
+    if refused is not None:
+        return refused
+    completion = CompletionRequest(data=body)
     if not completion.is_valid():
         [first, *_] = errors.field_errors(completion.errors)
         return _error(400, first["reason"], "invalid_request_error", param=first["field"])

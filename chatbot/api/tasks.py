@@ -11,7 +11,7 @@ from celery import shared_task
 from django.core.cache import cache
 
 from chatbot.conversations import publish
-from chatbot.engine import get_engine
+from chatbot.engine import cache_salt, get_engine
 
 from .models import ApiKey, CompletionUsage
 
@@ -66,9 +66,14 @@ def complete(request_id: str, messages: list[dict], params: dict, key_id: int):
             },
         )
         return
+    store_id = ApiKey.objects.filter(pk=key_id).values_list("store_id", flat=True).first()
     try:
         stream = engine.submit(
-            messages, SamplingParams(**params), request_id=request_id, priority=PRIORITY
+            messages,
+            SamplingParams(**params),
+            request_id=request_id,
+            priority=PRIORITY,
+            cache_salt=cache_salt(store_id),
         )
         for seq, delta in enumerate(stream):
             publish.send_frame(group, {"type": "delta", "text": delta})

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from chatbot.conversations import prompt as conversation_prompt
 from chatbot.conversations.models import Conversation, Message
+from chatbot.engine import cache_salt
 from chatbot.knowledge import embeddings, retrieval
 from chatbot.knowledge.retrieval import Hit
 
@@ -360,7 +361,9 @@ def _start_open_answer(conversation, pending, engine, reply: Reply) -> None:
         repetition_penalty=settings.REPLY_REPETITION_PENALTY,
         max_tokens=settings.REPLY_MAX_TOKENS,
     )
-    reply.stream = engine.submit(messages, params, request_id=reply.request_id, priority=0)
+    reply.stream = engine.submit(
+        messages, params, request_id=reply.request_id, priority=0, cache_salt=cache_salt(store.pk)
+    )
 
 
 def _start_answer(conversation, pending, hits, evidence_vector, engine, reply: Reply) -> None:
@@ -387,4 +390,6 @@ def _start_answer(conversation, pending, hits, evidence_vector, engine, reply: R
         max_tokens=max_tokens,
         stop=["\n\n", "Question:", "Article:"],
     )
-    reply.stream = engine.submit(messages, params, request_id=reply.request_id, priority=0)
+    reply.stream = engine.submit(
+        messages, params, request_id=reply.request_id, priority=0, cache_salt=cache_salt(store.pk)
+    )

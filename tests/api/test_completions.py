@@ -5,7 +5,9 @@ import pytest
 from api_clients import key_client
 from django.test import Client
 
+from chatbot.api.completions import CompletionRequest
 from chatbot.api.models import ApiKey
+from inference.sampling import SamplingParams
 
 COMPLETIONS = "/v1/chat/completions"
 HELLO = {"model": "smollm2-135m-instruct", "messages": [{"role": "user", "content": "Hi"}]}
@@ -72,3 +74,45 @@ def test_models_lists_the_served_model(completer, settings):
     data = completer.get("/v1/models").json()
     assert [m["id"] for m in data["data"]] == [settings.ENGINE_MODEL]
     assert completer.get(COMPLETIONS).status_code == 405
+
+
+@pytest.mark.parametrize(
+    "change, param, code",
+    [
+        ({"logprobs": True}, "logprobs", "unsupported_parameter"),
+        ({"top_logprobs": 3}, "top_logprobs", "unsupported_parameter"),
+        (
+            {"tools": [{"type": "function", "function": {"name": "f"}}]},
+            "tools",
+            "unsupported_parameter",
+        ),
+        ({"response_format": {"type": "json_object"}}, "response_format", "unsupported_parameter"),
+        ({"presence_penalty": 0.5}, "presence_penalty", "unsupported_parameter"),
+        ({"logit_bias": {"50256": -100}}, "logit_bias", "unsupported_parameter"),
+        ({"temprature": 0.2}, "temprature", None),  # a misspelt parameter is not ignored either
+    ],
+)
+def test_unsupported_and_unknown_parameters_are_refused(completer, change, param, code):
+    error = openai_error(post(completer, {**HELLO, **change}), 400)
+    assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", param, code)
+    assert param in error["message"]
+
+
+def test_parameters_at_their_neutral_values_pass(completer):
+    """What clients send by default asks for nothing this server lacks: such a request gets as far
+    as the ordinary validation (here refusing the temperature)."""
+    neutral = {"logprobs": False, "tools": [], "response_format": {"type": "text"}, "user": "u-1"}
+    error = openai_error(post(completer, {**HELLO, **neutral, "temperature": 3}), 400)
+    assert error["param"] == "temperature"
+
+
+@pytest.mark.parametrize("temperature", [0.7, 2.0])
+def test_top_p_zero_is_greedy(temperature):
+    """OpenAI accepts top_p=0: a nucleus holding only the most likely token. It must not widen to
+    top_p=1 (sampling from everything), the opposite of what the client asked."""
+    request = CompletionRequest(data={**HELLO, "top_p": 0, "temperature": temperature})
+    assert request.is_valid(), request.errors
+    assert SamplingParams(**request.sampling()).greedy
+    nucleus = CompletionRequest(data={**HELLO, "top_p": 0.3, "temperature": temperature})
+    assert nucleus.is_valid()
+    assert SamplingParams(**nucleus.sampling()).top_p == 0.3

@@ -4,6 +4,7 @@ growth, cache registrations and releases, no block leaks and reference counts st
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from tiny_models import tiny_engine
 
 from inference.engine.block_manager import BlockManager
 from inference.engine.sequence import Sequence
@@ -183,3 +184,17 @@ def test_salts_never_share_blocks_and_one_salt_does():
     assert again_cached == len(PREFIX)
     assert again.block_table[:3] == store_a.block_table[:3]
     bm.check([store_a, store_b, unsalted, again])
+
+
+def test_engine_requests_reuse_the_cache_only_within_their_salt():
+    engine = tiny_engine()
+    prompt = [*PREFIX, *PREFIX, 3]
+    params = SamplingParams(max_tokens=2, ignore_eos=True)
+    cached = []
+    for salt in ("store-1", "store-2", "store-1"):  # one at a time: each finds what earlier left
+        stream = engine.submit_tokens(prompt, params, cache_salt=salt)
+        while engine.step():
+            pass
+        list(stream)
+        cached.append(stream.usage.cached_prompt_tokens)
+    assert cached == [0, 0, (len(prompt) - 1) // BLOCK * BLOCK]
