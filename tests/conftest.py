@@ -51,7 +51,7 @@ collect_ignore = ["oracle"] if repo_root_on_path() else []
 
 def pytest_report_header(config):
     if collect_ignore:
-        return "tests/oracle not collected here: .venv/bin/pytest -o django_find_project=false tests/oracle"
+        return "tests/oracle not collected here: cd tests/oracle && ../../.venv/bin/pytest -o django_find_project=false"
 
 
 @pytest.fixture(scope="session", autouse=True)

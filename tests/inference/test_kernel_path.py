@@ -8,8 +8,14 @@ SiLU-mul, top-k routing and the fused int4 MoE all run in the model."""
 
 import pytest
 import torch
-from test_moe_families import PROMPT, make_checkpoint, our_greedy
-from tiny_models import byte_tokenizer, random_weights, tiny_config
+from tiny_models import (
+    PROMPT,
+    byte_tokenizer,
+    make_hf_checkpoint,
+    our_greedy,
+    random_weights,
+    tiny_config,
+)
 
 import inference
 from inference.config import EngineConfig
@@ -41,7 +47,7 @@ def assert_same_decoding(native, kernel_path):
 
 @pytest.mark.parametrize("family", ["qwen3_moe", "qwen2_moe", "deepseek_v3"])
 def test_moe_family_on_the_kernel_path_decodes_as_the_native_path(family, tmp_path):
-    make_checkpoint(family, tmp_path)
+    make_hf_checkpoint(family, tmp_path)
     config, weights, _ = load_hf(tmp_path)
     native = with_cache(build_model(config, weights, 128, exact=True))
     config, weights, _ = load_hf(tmp_path)
@@ -66,7 +72,7 @@ def test_engine_batches_on_the_kernel_path_through_the_padded_decode_step(tmp_pa
     """``inference.load`` with triton kernels and the CUDA-graph decode step (run eagerly on the
     CPU): two requests decoded in the same steps, padded to the captured batch sizes, each getting
     the tokens the native path gives it alone."""
-    make_checkpoint("qwen3_moe", tmp_path)
+    make_hf_checkpoint("qwen3_moe", tmp_path)
     engine = inference.load(
         str(tmp_path),
         autostart=False,

@@ -6,7 +6,9 @@ import pytest
 import torch
 from gguf import GGUFWriter, quants
 from gguf.constants import GGMLQuantizationType as QT
-from test_moe_families import PROMPT, VOCAB, make_checkpoint, our_greedy, reference_greedy
+from hf_checkpoints import make_checkpoint
+from test_moe_families import reference_greedy
+from tiny_models import PROMPT, VOCAB, our_greedy
 
 import inference.formats.gguf_moe  # noqa: F401  (adds the MoE architectures to the GGUF loader)
 from inference.config import EngineConfig

@@ -1,15 +1,24 @@
-"""Tiny models for engine tests: random weights in our formats, a byte-level tokenizer, and
-converters from random ``transformers`` models (the oracle) to our weights."""
+"""Tiny models for engine tests: random weights in our formats, a byte-level tokenizer, converters
+from random ``transformers`` models (the oracle) to our weights, and the decoding helpers shared by
+the oracle tests (tests/oracle) and the main suite. This module never imports ``transformers``."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import torch
+from tokenizers import Tokenizer as HFTokenizer
+from tokenizers import models, pre_tokenizers
 
 from inference.config import EngineConfig, ModelConfig
+from inference.context import ForwardContext
 from inference.engine.llm_engine import LLMEngine
+from inference.engine.model_runner import ModelRunner
+from inference.formats.hf import load_hf
 from inference.formats.int4_quantize import quantize_int4
 from inference.loader import build_model
 from inference.q8 import Q8Weight
@@ -142,3 +151,65 @@ def hf_to_ours(hf_model, architecture: str):
     if c.tie_word_embeddings:
         weights.pop("lm_head.weight", None)
     return build_model(config, weights, c.max_position_embeddings)
+
+
+VOCAB = 128  # of the tiny MoE checkpoints (tests/oracle/hf_checkpoints.py)
+PROMPT = [3, 17, 42, 99, 5, 64, 23, 11, 7, 120]
+_CHECKPOINT_SCRIPT = Path(__file__).parent / "oracle" / "hf_checkpoints.py"
+
+
+def make_hf_checkpoint(family: str, path, seed: int = 0) -> None:
+    """A tiny random checkpoint of ``family`` saved to ``path`` by ``transformers``, in a child
+    process whose import path does not hold the repository root (so the PyPI ``kernels`` package
+    that ``transformers`` imports is not shadowed by ours)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(Path(__file__).parent)  # tests/: tiny_models, no kernels/ folder
+    subprocess.run(  # noqa: S603 - our own script, fixed arguments
+        [sys.executable, str(_CHECKPOINT_SCRIPT), family, str(path), str(seed)],
+        check=True,
+        env=env,
+        cwd=Path(path),
+    )
+
+
+def save_tokenizer(path):
+    """A word-level vocabulary ``t0 .. t127``: enough for the loader, ids are what is compared."""
+    tok = HFTokenizer(models.WordLevel({f"t{i}": i for i in range(VOCAB)}, unk_token="t0"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.save(str(path / "tokenizer.json"))
+
+
+def context(start: int, count: int, logits_rows: torch.Tensor) -> ForwardContext:
+    """One sequence whose cache blocks are 0, 1, 2, ... in order: slot = position."""
+    pos = torch.arange(start, start + count)
+    return ForwardContext(
+        positions=pos,
+        slot_mapping=pos.clone(),
+        block_tables=torch.arange(8, dtype=torch.int32).unsqueeze(0),
+        token_seq=torch.zeros(count, dtype=torch.int32),
+        token_ctx=(pos + 1).to(torch.int32),
+        logits_indices=logits_rows,
+    )
+
+
+def load_ours(path, exact=True, **options):
+    """Our model of the checkpoint; ``exact``: quantized weights meet float32 activations, which is
+    what a comparison with ``transformers`` on the dequantized weights needs."""
+    config, weights, _ = load_hf(path, **options)
+    model = build_model(config, weights, 128, exact=exact)
+    per_block = 2 * config.num_layers * 16 * config.num_kv_heads * config.head_dim * 4
+    ModelRunner(
+        model, EngineConfig(block_size=16, kv_cache_bytes=per_block * 8)
+    )  # assigns the KV cache
+    return model
+
+
+@torch.inference_mode()
+def our_greedy(model, prompt: list[int], steps: int) -> tuple[torch.Tensor, list[int]]:
+    """Prompt logits from one prefill, then ``steps`` greedy tokens decoded one at a time."""
+    logits = model(torch.tensor(prompt), context(0, len(prompt), torch.arange(len(prompt))))
+    ids = [*prompt, int(logits[-1].argmax())]
+    while len(ids) < len(prompt) + steps:
+        step = model(torch.tensor(ids[-1:]), context(len(ids) - 1, 1, torch.tensor([0])))
+        ids.append(int(step[0].argmax()))
+    return logits, ids[len(prompt) :]

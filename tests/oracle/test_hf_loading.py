@@ -8,16 +8,11 @@ import numpy as np
 import pytest
 import torch
 import transformers as tf
+from gptq_codec import gptq_quantize, oracle_dequantize, pack_gptq
+from hf_checkpoints import COMMON
 from safetensors.torch import save_file
-from test_gptq import gptq_quantize, oracle_dequantize, pack_gptq
-from test_moe_families import (
-    COMMON,
-    PROMPT,
-    load_ours,
-    our_greedy,
-    reference_greedy,
-    save_tokenizer,
-)
+from test_moe_families import reference_greedy
+from tiny_models import PROMPT, load_ours, our_greedy, save_tokenizer
 
 from inference.formats.hf import load_hf
 from inference.int4 import Int4Weight
