@@ -36,8 +36,7 @@ class Failure(StrEnum):
     NOT_CONFIGURED = "not_configured"  # the store has no order-status endpoint
     NOT_FOUND = "not_found"
     NOT_YOURS = "not_yours"  # the order belongs to another customer
-    TIMEOUT = "timeout"
-    ERROR = "error"  # unreachable, an HTTP error, or an answer we cannot read
+    ERROR = "error"  # unreachable (timeouts included), an HTTP error, or an unreadable answer
 
 
 @dataclass(frozen=True)
@@ -60,9 +59,8 @@ def lookup(
     headers = {"Accept": "application/json", **auth_headers(integration)}
     try:
         answer = http.send("GET", url, headers, integration.order_timeout_seconds)
-    except http.RequestFailed as failure:
-        reason = Failure.TIMEOUT if failure.kind == "timeout" else Failure.ERROR
-        return LookupFailure(reason, order)
+    except http.RequestFailed:
+        return LookupFailure(Failure.ERROR, order)
     if answer.status == 404:
         return LookupFailure(Failure.NOT_FOUND, order)
     if answer.status != 200:
