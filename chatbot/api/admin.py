@@ -1,5 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
+from django.urls import reverse
+
+from chatbot.shown_once import secret_page
 
 from .models import ApiKey, CompletionUsage
 
@@ -16,7 +19,8 @@ class ApiKeyForm(forms.ModelForm):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    """Keys are created here (the full key is shown once, in a message) and revoked here."""
+    """Keys are created here (the full key is shown once, on the page answering the form) and
+    revoked here."""
 
     form = ApiKeyForm
     list_display = ["prefix", "name", "store", "scopes", "created", "last_used", "revoked"]
@@ -49,10 +53,15 @@ class ApiKeyAdmin(admin.ModelAdmin):
         )
         obj.pk = api_key.pk
         obj.key_id = api_key.key_id
-        messages.warning(
+        obj.full_key = full_key  # for response_add only; never saved
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return secret_page(
             request,
-            f"API key {api_key.prefix}… created. Copy it now, it will not be shown again: "
-            f"{full_key}",
+            title=f"API key {obj.prefix}… created",
+            secret=obj.full_key,
+            usage="Send it as `Authorization: Bearer <key>`.",
+            back_url=reverse("admin:api_apikey_changelist"),
         )
 
     @admin.action(description="Revoke the selected keys")
