@@ -24,3 +24,13 @@ def test_transformers_imports_its_hub_kernels_here():
 
     assert REPO not in Path(kernels.__file__).resolve().parents
     assert hasattr(kernels, "get_kernel")  # the hub package, not our Triton kernels
+
+
+def test_our_packages_are_the_installed_ones_not_test_folders():
+    """``tests/`` is on this process's path: no folder there may pass for one of our packages."""
+    import chatbot
+    import inference
+
+    assert callable(inference.load)
+    assert Path(inference.__file__).resolve() == REPO / "inference" / "__init__.py"
+    assert Path(chatbot.__file__).resolve() == REPO / "chatbot" / "__init__.py"
