@@ -273,6 +273,10 @@ API_REPLY_TIMEOUT_MAX = env.int("API_REPLY_TIMEOUT_MAX", default=120)
 # Webhooks and order look-ups never connect to loopback, private or link-local addresses unless
 # this is set (a store's systems on the same private network as Parley; the test suite).
 INTEGRATIONS_ALLOW_PRIVATE_NETWORKS = env.bool("INTEGRATIONS_ALLOW_PRIVATE_NETWORKS", default=False)
+# A shopper identity the store's back end vouches for (a signed customer id, or a JWT's lifetime)
+# is good for this long (chatbot/integrations/identity.py); a JWT must name this `aud` if it is set.
+IDENTITY_MAX_AGE_SECONDS = env.int("IDENTITY_MAX_AGE_SECONDS", default=24 * 3600)
+IDENTITY_TOKEN_AUDIENCE = env("IDENTITY_TOKEN_AUDIENCE", default="")
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 WEBHOOK_BACKOFF_SECONDS = env.float("WEBHOOK_BACKOFF_SECONDS", default=10.0)  # doubles per attempt

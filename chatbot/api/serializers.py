@@ -6,7 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
-from chatbot.conversations import protocol, services
+from chatbot.conversations import outcomes, protocol, services
 from chatbot.conversations.models import Conversation, Message
 from chatbot.integrations.models import WebhookDelivery, WebhookSubscription
 from chatbot.knowledge.models import Article
@@ -39,7 +39,9 @@ class ConversationCreateSerializer(serializers.Serializer):
         required=False, max_length=254, help_text="The store's id of a signed-in customer."
     )
     customer_signature = serializers.CharField(
-        required=False, max_length=128, help_text="Hex HMAC-SHA256 of customer_id."
+        required=False,
+        max_length=128,
+        help_text="t=<unix time>,v1=<hex HMAC-SHA256 of '<t>.<customer_id>'>.",
     )
     identity_token = serializers.CharField(
         required=False, max_length=4096, help_text="HS256 JWT with sub=customer id and exp."
@@ -47,7 +49,12 @@ class ConversationCreateSerializer(serializers.Serializer):
 
 
 class CloseSerializer(serializers.Serializer):
-    outcome = serializers.CharField(required=False, max_length=64, default="resolved")
+    outcome = serializers.ChoiceField(
+        choices=[str(o) for o in outcomes.CLOSE_AS],
+        default="resolved",
+        help_text="resolved (by the bot, or by staff if it was ever escalated), resolved_bot, "
+        "resolved_staff or abandoned; refused where the conversation's history contradicts it.",
+    )
     csat = serializers.IntegerField(required=False, min_value=1, max_value=5, allow_null=True)
 
 

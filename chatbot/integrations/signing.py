@@ -6,6 +6,7 @@ the timestamp rejects both forged and replayed deliveries.
 
 import hashlib
 import hmac
+import time
 
 ID_HEADER = "Parley-Webhook-Id"
 TIMESTAMP_HEADER = "Parley-Webhook-Timestamp"
@@ -47,6 +48,8 @@ def verify_webhook(
     return True, "ok"
 
 
-def shopper_signature(secret: str, customer_id: str) -> str:
-    """What the store's back end computes for a signed-in customer: hex HMAC-SHA256 of the id."""
-    return hmac_hex(secret, customer_id)
+def shopper_signature(secret: str, customer_id: str, timestamp: int | None = None) -> str:
+    """What the store's back end computes for a signed-in customer: `t=<unix time>,v1=<hex
+    HMAC-SHA256 of "<t>.<customer id>">`, dated now unless `timestamp` is given."""
+    signed_at = int(time.time()) if timestamp is None else timestamp
+    return f"t={signed_at},v1={hmac_hex(secret, f'{signed_at}.{customer_id}')}"
