@@ -44,6 +44,8 @@ lock: $(DEV)
 browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
+# A development install: the development secret key is allowed (chatbot/settings.py).
+run: export PARLEY_DEV = 1
 run: $(RUNTIME)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
