@@ -16,6 +16,7 @@ import time
 import torch
 
 import inference
+from inference import cpu_kernels
 from inference.loader import resolve
 from inference.sampling import SamplingParams
 
@@ -226,6 +227,7 @@ def run_bench(args) -> dict:
     mine = bench_engine(engine, args.decode_tokens, args.prompt_tokens)
     result = {
         "model": engine.model_name,
+        "cpu_kernels": cpu_kernels.used_by(engine),
         "threads": torch.get_num_threads(),
         "load_s": round(load_s, 2),
         "decode_tok_s_bs1": mine["decode_tok_s"],

@@ -61,12 +61,18 @@ def _params(args) -> SamplingParams:
 
 
 def cmd_generate(args) -> None:
+    from inference import cpu_kernels
+
     engine = _load(args)
+    kernels = cpu_kernels.used_by(engine)
     stream = engine.submit([{"role": "user", "content": args.prompt}], _params(args))
     if args.json:
         text = "".join(stream)
-        print(json.dumps({"text": text, "usage": stream.usage.as_dict()}))
+        usage = stream.usage.as_dict()
+        print(json.dumps({"text": text, "usage": usage, "cpu_kernels": kernels}))
     else:
+        if kernels:
+            print(f"[cpu kernels: {kernels}]", file=sys.stderr)
         for delta in stream:
             print(delta, end="", flush=True)
         print()
@@ -136,7 +142,9 @@ def main(argv: list[str] | None = None) -> None:
     _sampling_args(gen, 256)
     gen.add_argument("--prompt", required=True)
     gen.add_argument(
-        "--json", action="store_true", help='print one line {"text": ..., "usage": {...}}'
+        "--json",
+        action="store_true",
+        help='print one line {"text": ..., "usage": {...}, "cpu_kernels": ...}',
     )
     gen.set_defaults(func=cmd_generate)
 

@@ -108,6 +108,14 @@ class _OnFirstUse:
 lib: ctypes.CDLL | _OnFirstUse = _OnFirstUse()
 
 
+def load() -> None:
+    """Build (once per CPU and source version) and load the kernels now. Raises OSError (no
+    compiler, a library that does not load) or RuntimeError (the build failed)."""
+    global lib
+    if isinstance(lib, _OnFirstUse):
+        lib = _load()
+
+
 def set_num_threads(n: int) -> None:
     lib.set_num_threads(n)
 

@@ -18,7 +18,7 @@ from collections import deque
 
 import torch
 
-from inference import native
+from inference import cpu_kernels
 from inference.config import EngineConfig
 from inference.detokenizer import IncrementalDetokenizer
 from inference.engine.block_manager import BlockManager
@@ -46,7 +46,7 @@ class LLMEngine:
         threads = self.config.num_threads or torch.get_num_threads()
         torch.set_num_threads(threads)
         if not model.backend.triton:
-            native.set_num_threads(threads)
+            cpu_kernels.ops().set_num_threads(threads)  # picks the CPU kernels
         self.model = model
         self.tokenizer = tokenizer
         self.model_name = model_name or model.config.name

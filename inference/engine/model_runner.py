@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from inference import native
+from inference import cpu_kernels
 from inference.config import EngineConfig
 from inference.context import ForwardContext
 from inference.engine.cuda_graphs import DecodeGraphs
@@ -29,7 +29,7 @@ class ModelRunner:
         if self.backend.triton:  # kernels.kv_cache's layout, K and V alike
             k_shape = v_shape = (self.num_blocks, bs, mc.num_kv_heads, mc.head_dim)
         else:
-            k_shape, v_shape = native.kv_cache_shapes(
+            k_shape, v_shape = cpu_kernels.ops().kv_cache_shapes(
                 self.num_blocks, bs, mc.num_kv_heads, mc.head_dim
             )
         per_layer = self.num_blocks * bs * mc.num_kv_heads * mc.head_dim

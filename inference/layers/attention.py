@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from inference import native
+from inference import cpu_kernels
 from inference.context import ForwardContext
 from inference.layers import backend as backends
 from inference.layers.linear import Linear
@@ -16,7 +16,8 @@ class Attention:
     """qkv projection -> (optional per-head q/k RMSNorm) -> rotary -> cache write -> attention -> o.
 
     ``k_cache``/``v_cache`` are assigned by the model runner once the KV pool is allocated
-    (shapes: ``native.kv_cache_shapes``, or ``kernels.kv_cache``'s layout on the triton backend).
+    (shapes: ``kv_cache_shapes`` of the CPU kernels, or ``kernels.kv_cache``'s layout on the triton
+    backend).
     On the triton backend, rotary, Qwen3's per-head q/k norms and the cache write are one kernel,
     and attention is the paged decode kernel for every token (a prompt's tokens each attend to
     their own prefix of the cache, written just before).
@@ -63,12 +64,13 @@ class Attention:
             qkv[:, : h * d] = self.q_norm(q).view(t, h * d)
             qkv[:, h * d : (h + hkv) * d] = self.k_norm(k).view(t, hkv * d)
         q = torch.empty(t, h, d)
-        native.rope_store_kv(
+        cpu = cpu_kernels.ops()
+        cpu.rope_store_kv(
             qkv, h, hkv, d, ctx.positions, self.rotary.cos, self.rotary.sin, ctx.slot_mapping,
             self.k_cache, self.v_cache, q,
         )  # fmt: skip
         o = torch.empty(t, h, d)
-        native.paged_attention(
+        cpu.paged_attention(
             q,
             self.k_cache,
             self.v_cache,

@@ -1,7 +1,8 @@
 """Which kernels a model's layers call, chosen once, when the model is built.
 
-``native``: the C kernels of ``inference/csrc`` on float32 CPU tensors (batch-invariant; what CPU
-workers run). ``triton``: ``kernels.ops`` on a CUDA device in bf16 or fp16 (GPU workers), or on CPU
+``native``: the CPU kernels on float32 CPU tensors (what CPU workers run): the batch-invariant C
+kernels of ``inference/csrc``, or where those cannot run their PyTorch equivalents
+(``inference.cpu_kernels`` picks). ``triton``: ``kernels.ops`` on a CUDA device in bf16 or fp16 (GPU workers), or on CPU
 tensors in float32 through Triton's interpreter (``TRITON_INTERPRET=1``), which is how the CPU
 tests run the GPU path. Layers read the current backend in their constructors and repack their
 weights for it; ``kernels`` (and so Triton) is imported only for the triton backend, so a CPU-only

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from inference import native
+from inference import cpu_kernels
 from inference.layers import backend as backends
 from inference.layers.linear import Linear
 from inference.q8 import Q8Weight
@@ -30,7 +30,8 @@ class Embedding:
             return self.table.index_select(0, ids)
         part = self.head.parts[0][1]
         out = torch.empty(ids.shape[0], self.dim)
-        embed = native.embed_q8 if part.exact else native.embed_i8_q8
+        cpu = cpu_kernels.ops()
+        embed = cpu.embed_q8 if part.exact else cpu.embed_i8_q8
         embed(ids, part.qweight, part.scales, out)
         return out
 

@@ -4,7 +4,8 @@
 Quantized weights run, by default, against int8-quantized activations with integer dot products
 (csrc/int8_linear.c), the way llama.cpp does. Built under ``exact_activations(True)``, they run
 against the float32 activations instead (csrc/cpu_ops.c): slower, and within float32 rounding of a
-float32 matmul with the dequantized weights, which is what oracle tests compare against.
+float32 matmul with the dequantized weights, which is what oracle tests compare against. Where the
+C kernels cannot run, their PyTorch equivalents do the same arithmetic (``inference.cpu_kernels``).
 
 A layer may be several weights side by side (fused q/k/v or gate/up projections): weights of one
 kind are concatenated at load, so the activations are read once; weights of different kinds (a
@@ -18,7 +19,7 @@ import contextvars
 
 import torch
 
-from inference import native
+from inference import cpu_kernels
 from inference.int4 import Int4Weight
 from inference.layers import backend as backends
 from inference.q8 import Q8Weight
@@ -124,17 +125,18 @@ class _Part:
         return [getattr(self, n) for n in names] + ([self.bias] if self.bias is not None else [])
 
     def run(self, x: torch.Tensor, out: torch.Tensor) -> None:
+        cpu = cpu_kernels.ops()
         if self.kind == "f32":
-            native.linear_f32(x, self.weight, self.bias, out)
+            cpu.linear_f32(x, self.weight, self.bias, out)
         elif self.kind == "q4":
             if self.exact:
-                native.linear_q4(x, self.qweight, self.sm, 32, self.bias, out)
+                cpu.linear_q4(x, self.qweight, self.sm, 32, self.bias, out)
             else:
-                native.linear_i8_q4(x, self.qweight, self.scales, self.mins, self.bias, out)
+                cpu.linear_i8_q4(x, self.qweight, self.scales, self.mins, self.bias, out)
         elif self.exact:
-            native.linear_q8(x, self.qweight, self.scales, self.bias, out)
+            cpu.linear_q8(x, self.qweight, self.scales, self.bias, out)
         else:
-            native.linear_i8_q8(x, self.qweight, self.scales, self.bias, out)
+            cpu.linear_i8_q8(x, self.qweight, self.scales, self.bias, out)
 
 
 class _KernelPart:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from inference import native
+from inference import cpu_kernels
 from inference.layers import backend as backends
 from inference.layers.linear import Linear
 
@@ -20,7 +20,7 @@ class GatedMLP:
         if self.ops is not None:
             return self.down(self.ops.silu_mul(gu, force_triton=True))
         h = torch.empty(x.shape[0], gu.shape[1] // 2)
-        native.silu_mul(gu, h)
+        cpu_kernels.ops().silu_mul(gu, h)
         return self.down(h)
 
     def nbytes(self) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from inference import native
+from inference import cpu_kernels
 from inference.layers import backend as backends
 
 
@@ -26,7 +26,7 @@ class RMSNorm:
             return y
         if out is None:
             out = torch.empty_like(x)
-        native.add_rmsnorm(x, add, self.weight, self.eps, out)
+        cpu_kernels.ops().add_rmsnorm(x, add, self.weight, self.eps, out)
         return out
 
     def nbytes(self) -> int:

@@ -1,0 +1,70 @@
+"""Which CPU kernels the layers call, chosen once per process: the C kernels of ``inference.native``
+where the CPU has what they need (AVX-512 F/BW/VL and VNNI, on Linux x86-64) and the compiler
+builds them, the PyTorch ones of ``inference.portable`` anywhere else (Apple Silicon, ARM servers,
+AMD Zen 2/3, recent Intel client chips, macOS). ``PARLEY_CPU_KERNELS=native|portable`` forces one.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import platform
+from pathlib import Path
+from types import ModuleType
+
+from inference import native, portable
+
+ENV = "PARLEY_CPU_KERNELS"
+CHOICES = ("native", "portable")
+NATIVE_FLAGS = frozenset({"avx512f", "avx512bw", "avx512vl", "avx512_vnni"})
+_NAMES = {native: "native (AVX-512 VNNI)", portable: "portable (PyTorch)"}
+
+log = logging.getLogger(__name__)
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags on Linux x86-64; empty anywhere else."""
+    if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64"):
+        return frozenset()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return frozenset(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+@functools.cache
+def ops() -> ModuleType:
+    """The chosen kernel module (``native`` or ``portable``); the first call builds the C kernels
+    if they are wanted. A forced ``native`` that cannot build raises; an unforced one falls back."""
+    forced = os.environ.get(ENV, "").strip().lower()
+    if forced and forced not in CHOICES:
+        raise ValueError(f"{ENV} must be one of {', '.join(CHOICES)}, got {forced!r}")
+    if forced == "portable":
+        return portable
+    if forced == "native":
+        native.load()
+        return native
+    missing = NATIVE_FLAGS - cpu_flags()
+    if missing:
+        log.info("CPU lacks %s: using the portable PyTorch kernels", ", ".join(sorted(missing)))
+        return portable
+    try:
+        native.load()
+    except (OSError, RuntimeError) as exc:
+        log.warning("the C kernels did not build (%s): using the portable PyTorch kernels", exc)
+        return portable
+    return native
+
+
+def name() -> str:
+    """``"native (AVX-512 VNNI)"`` or ``"portable (PyTorch)"``: what ``ops()`` chose."""
+    return _NAMES[ops()]
+
+
+def used_by(engine) -> str | None:
+    """``name()`` for an engine on the CPU kernels; None on the triton backend, which needs none."""
+    return None if engine.model.backend.triton else name()
