@@ -17,6 +17,17 @@ app.autodiscover_tasks()
 
 
 @worker_init.connect
+def _serve_metrics(**_):
+    """The worker's own /metrics (its engine's counters), when WORKER_METRICS_PORT is set."""
+    from django.conf import settings
+
+    if settings.WORKER_METRICS_PORT:
+        from chatbot.observability import worker_server
+
+        worker_server.serve(settings.WORKER_METRICS_HOST, settings.WORKER_METRICS_PORT)
+
+
+@worker_init.connect
 def _load_engine(**_):
     """Load the models before the worker reports ready, not inside the first shopper's reply."""
     from chatbot.assistant import intents

@@ -23,6 +23,11 @@ def cache_salt(store_id: int) -> str:
     return f"store-{store_id}"
 
 
+def loaded_engine():
+    """The engine if this process has loaded one, else None (never loads it: for metrics)."""
+    return _engine
+
+
 def get_engine():
     """Return the started engine for settings.ENGINE_MODEL on settings.ENGINE_DEVICE, loading it
     once per process."""

@@ -246,6 +246,15 @@ CELERY_BEAT_SCHEDULE = {
     }
 }
 
+# --- Observability (chatbot/observability) ---------------------------------------------------
+# /metrics answers a bearer METRICS_TOKEN, or scrapers from these networks (e.g. 10.0.0.0/8);
+# neither set: nobody. A worker serves its own on WORKER_METRICS_PORT (0: none).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+WORKER_METRICS_HOST = env("WORKER_METRICS_HOST", default="127.0.0.1")
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+HEALTHZ_TIMEOUT_SECONDS = env.float("HEALTHZ_TIMEOUT_SECONDS", default=2.0)
+
 # --- Integration API and webhooks (chatbot/api, chatbot/integrations) -------------------------
 # The cache counts API rate limits: shared through Redis when there is one.
 CACHES = {

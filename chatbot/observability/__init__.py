@@ -1,0 +1,1 @@
+"""What operators watch: Prometheus metrics (web and worker) and the /healthz probe."""
