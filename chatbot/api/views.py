@@ -6,14 +6,14 @@ import uuid
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from chatbot.conversations import services
+from chatbot.conversations import outcomes, services
 from chatbot.conversations.models import Conversation
 from chatbot.integrations import identity
 from chatbot.integrations.models import WebhookSubscription
@@ -26,6 +26,11 @@ from .authentication import ApiKeyAuthentication
 from .permissions import HasScope
 from .renderers import TranscriptTextRenderer
 from .throttling import ApiKeyRateThrottle
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
 
 
 class Pages(LimitOffsetPagination):
@@ -138,17 +143,18 @@ class ConversationViewSet(
     @extend_schema(request=s.CloseSerializer, responses=s.ConversationSerializer)
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
-        """Mark the conversation resolved (sends conversation.resolved, and csat.submitted)."""
+        """Close the conversation by the conversation rules (an escalated one cannot be resolved
+        by the bot, ...): the widget is told it ended, the inbox updates, and conversation.resolved
+        (and csat.submitted) are sent. 409 if it is already closed."""
         data = _validated(s.CloseSerializer, request.data)
         conversation = self.get_object()
-        conversation.state = Conversation.State.RESOLVED
-        conversation.outcome = data["outcome"]
-        fields = ["state", "outcome", "updated"]
-        if data.get("csat") is not None:
-            conversation.csat = data["csat"]
-            fields.append("csat")
-        conversation.save(update_fields=fields)
-        return Response(s.ConversationSerializer(conversation).data)
+        try:
+            closed = outcomes.close(conversation.pk, data["outcome"], data.get("csat"))
+        except outcomes.AlreadyClosed as refused:
+            raise Conflict(str(refused)) from None
+        except outcomes.CloseRefused as refused:
+            raise serializers.ValidationError({"outcome": [str(refused)]}) from None
+        return Response(s.ConversationSerializer(closed).data)
 
     @extend_schema(methods=["get"], responses=s.ReplySerializer(many=True))
     @extend_schema(

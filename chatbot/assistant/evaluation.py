@@ -18,11 +18,11 @@ from pathlib import Path
 from django.utils.text import slugify
 
 from chatbot.conversations import services
+from chatbot.conversations.costs import percentile, reply_cost
 from chatbot.conversations.models import Conversation, Message
 from chatbot.conversations.tasks import generate_reply
 from chatbot.knowledge.indexing import index_stale_articles
 from chatbot.knowledge.models import Article
-from chatbot.reports.metrics import percentile, reply_cost
 from chatbot.stores.models import Store
 
 from .grounding import invented_figures

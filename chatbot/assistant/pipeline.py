@@ -147,8 +147,8 @@ def _words(text: str) -> list[str]:
 
 
 def _escalate(conversation_id: int) -> None:
-    from chatbot.dashboard import outcomes
-    from chatbot.dashboard.models import ConversationInfo
+    from chatbot.conversations import outcomes
+    from chatbot.conversations.models import ConversationInfo
 
     outcomes.escalate(conversation_id, ConversationInfo.EscalatedBy.BOT)
 
@@ -298,7 +298,7 @@ def start(conversation: Conversation, pending: list[Message], request_id: str, e
 
 
 def _support_hours(store_id: int):
-    from chatbot.dashboard.models import SupportHours
+    from chatbot.stores.models import SupportHours
 
     return SupportHours.objects.filter(store_id=store_id).first()
 

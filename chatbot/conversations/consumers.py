@@ -10,11 +10,10 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 from kombu.exceptions import OperationalError as BrokerError
 
-from chatbot.dashboard import outcomes
 from chatbot.integrations import identity
 from chatbot.reliability.limits import FrameBudget, message_wait
 
-from . import protocol, services
+from . import outcomes, protocol, services
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 2.0

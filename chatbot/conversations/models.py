@@ -1,9 +1,11 @@
-"""Conversations between a shopper and a store, and every message in them.
+"""Conversations between a shopper and a store, every message in them, and what staff track about
+them (who escalated and when, assignee, tags).
 
 Bot messages carry the engine's usage so the cost of each dialogue can be computed from the store's
 hourly price. A conversation also holds the lease of the one worker allowed to reply to it.
 """
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -112,3 +114,50 @@ class Message(models.Model):
             "reply_id": str(self.reply_id) if self.reply_id else None,
             "created": self.created.isoformat(),
         }
+
+
+class Tag(models.Model):
+    store = models.ForeignKey("stores.Store", on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=40)
+
+    class Meta:
+        db_table = "dashboard_tag"  # the dashboard app created it; the rows stay
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["store", "name"], name="unique_tag_per_store")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ConversationInfo(models.Model):
+    """Who escalated a conversation and when, and what staff track about it: its assignee and tags."""
+
+    class EscalatedBy(models.TextChoices):
+        SHOPPER = "shopper", "Shopper asked for a person"
+        BOT = "bot", "Bot handed over"
+        STAFF = "staff", "Staff took over"
+
+    conversation = models.OneToOneField(
+        "conversations.Conversation",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="staff_info",
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_conversations",
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="conversations")
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    escalated_by = models.CharField(max_length=8, choices=EscalatedBy.choices, blank=True)
+
+    class Meta:
+        db_table = "dashboard_conversationinfo"  # the dashboard app created it; the rows stay
+
+    def __str__(self):
+        return f"staff info of conversation {self.conversation_id}"

@@ -14,10 +14,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from chatbot.assistant import pipeline
-from chatbot.dashboard import outcomes
 from chatbot.engine import get_engine
 
-from . import leases, publish, services, stops
+from . import leases, outcomes, publish, services, stops
 from .models import Conversation, Message
 
 log = logging.getLogger(__name__)

@@ -7,10 +7,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chatbot.assistant import safety
-from chatbot.dashboard import outcomes
 from chatbot.stores.models import Store
 
-from . import leases
+from . import leases, outcomes
 from .models import Conversation, Message
 
 SHOPPER_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")

@@ -1,6 +1,9 @@
 from django.contrib import admin
 
-from .models import CannedResponse, ConversationInfo, Membership, SupportHours, Tag
+from chatbot.conversations.models import ConversationInfo, Tag
+from chatbot.stores.models import CannedResponse, SupportHours
+
+from .models import Membership
 
 
 @admin.register(Membership)

@@ -7,8 +7,8 @@ import json
 
 from django.db.models import Prefetch
 
+from chatbot.conversations.costs import reply_cost
 from chatbot.conversations.models import Message
-from chatbot.reports.metrics import reply_cost
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CONVERSATION_COLUMNS = [

@@ -7,10 +7,9 @@ from the user's conversations, so a forged id filters to nothing rather than to 
 from django import forms
 from django.db.models import Exists, OuterRef
 
-from chatbot.conversations.models import Conversation, Message
+from chatbot.conversations.models import Conversation, Message, Tag
 
 from . import access
-from .models import Tag
 
 OPEN = "open"
 ALL = "all"

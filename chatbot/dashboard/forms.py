@@ -3,9 +3,7 @@
 from django import forms
 
 from chatbot.conversations import protocol
-from chatbot.stores.models import Store
-
-from .models import CannedResponse, SupportHours
+from chatbot.stores.models import CannedResponse, Store, SupportHours
 
 WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
 

@@ -1,16 +1,17 @@
 """The live inbox: every change to a conversation is pushed to its store's staff sockets.
 
 Each stored message (shopper, bot, staff or system, from a web process or a worker) triggers a
-push once its transaction commits; state changes made by staff or the outcome rules push
-explicitly. What is pushed is the conversation's whole summary, so a missed push is repaired by
-the next one and the page never has to merge partial updates.
+push once its transaction commits; state changes made by staff push explicitly, and those made by
+the conversation rules arrive through ``chatbot.conversations.signals``. What is pushed is the
+conversation's whole summary, so a missed push is repaired by the next one and the page never has
+to merge partial updates.
 """
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Subquery
 from django.db.models.signals import post_save
 
-from chatbot.conversations import publish
+from chatbot.conversations import publish, signals
 from chatbot.conversations.models import Conversation, Message
 
 PREVIEW_CHARS = 140
@@ -86,5 +87,10 @@ def _message_saved(sender, instance: Message, created: bool, **kwargs):
         transaction.on_commit(lambda: conversation_changed(instance.conversation_id), robust=True)
 
 
+def _conversation_changed(sender, conversation_id: int, **kwargs):
+    conversation_changed(conversation_id)
+
+
 def connect_signals() -> None:
     post_save.connect(_message_saved, sender=Message, dispatch_uid="dashboard-inbox")
+    signals.changed.connect(_conversation_changed, dispatch_uid="dashboard-inbox-changes")

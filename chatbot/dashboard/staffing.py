@@ -5,11 +5,11 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from chatbot.conversations import protocol, publish
-from chatbot.conversations.models import Conversation, Message
+from chatbot.conversations import outcomes, protocol, publish
+from chatbot.conversations.models import Conversation, ConversationInfo, Message, Tag
 
-from . import access, live, outcomes
-from .models import ConversationInfo, StaffAuthor, Tag
+from . import access, live
+from .models import StaffAuthor
 
 MAX_TAGS = 20
 

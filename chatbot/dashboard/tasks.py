@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from . import outcomes
+from chatbot.conversations import outcomes
 
 log = logging.getLogger(__name__)
 

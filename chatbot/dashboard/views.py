@@ -10,13 +10,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_POST
 
-from chatbot.conversations.models import Message
-from chatbot.reports.metrics import reply_cost
+from chatbot.conversations import outcomes
+from chatbot.conversations.costs import reply_cost
+from chatbot.conversations.models import ConversationInfo, Message
+from chatbot.stores.models import CannedResponse, SupportHours
 
-from . import access, export, live, outcomes, search, staffing
+from . import access, export, live, search, staffing
 from .filters import ConversationFilter
 from .forms import CannedResponseForm, StaffMessageForm, StoreSettingsForm, SupportHoursForm
-from .models import CannedResponse, ConversationInfo, SupportHours
 
 INBOX_LIMIT = 200
 staff_required = login_required(login_url=reverse_lazy("dashboard:login"))

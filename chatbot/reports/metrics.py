@@ -13,7 +13,6 @@ store's current hourly price. OpenAI-compatible API completions are billed the s
 reported apart (``api_completions``), so they never enter the cost per dialogue.
 """
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -23,16 +22,10 @@ from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
 from chatbot.api.models import CompletionUsage
+from chatbot.conversations.costs import percentile, reply_cost
 from chatbot.conversations.models import Conversation, Message
-from chatbot.dashboard.outcomes import ESCALATED_EVER, Outcome
+from chatbot.conversations.outcomes import ESCALATED_EVER, Outcome
 from chatbot.stores.models import Store
-
-SECONDS_PER_HOUR = 3600
-
-
-def reply_cost(shared_engine_seconds: float | None, hourly_price: Decimal | float) -> float:
-    """One reply's cost: its share of engine time at the store's hourly price."""
-    return (shared_engine_seconds or 0.0) / SECONDS_PER_HOUR * float(hourly_price)
 
 
 @dataclass(frozen=True)
@@ -131,17 +124,6 @@ def _seconds_between(first: datetime | None, then: datetime | None) -> float | N
     if first is None or then is None or then < first:
         return None
     return (then - first).total_seconds()
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """The q-th percentile (0-100), interpolating linearly between the two nearest ranks."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def _ratio(part: float, whole: float) -> float | None:

@@ -150,11 +150,67 @@ def test_get_and_close(api, store, conversation):
     conversation.refresh_from_db()
     assert (conversation.state, conversation.outcome, conversation.csat) == (
         "resolved",
-        "resolved",
+        "resolved_bot",  # "resolved" by default: by the bot, which had it throughout
         4,
     )
     events = set(WebhookDelivery.objects.filter(subscription=hook).values_list("event", flat=True))
     assert events == {"conversation.resolved", "csat.submitted"}
+    again = post(api, f"{CONVERSATIONS}{conversation.pk}/close/", {"outcome": "resolved_bot"})
+    assert again.status_code == 409 and again.json()["error"] == "conflict"
+
+
+def escalated(store, state=Conversation.State.ESCALATED) -> Conversation:
+    return Conversation.objects.create(
+        store=store, shopper_id=uuid.uuid4().hex, state=state, outcome="escalated"
+    )
+
+
+@pytest.mark.parametrize(
+    "history, outcome, expected",
+    [
+        ("bot", "resolved", ("resolved", "resolved_bot")),
+        ("bot", "abandoned", ("abandoned", "abandoned")),
+        ("escalated", "resolved", ("resolved", "resolved_staff")),
+        ("escalated", "resolved_staff", ("resolved", "resolved_staff")),
+        ("escalated", "abandoned", ("abandoned", "escalated")),  # stays counted as escalated
+        ("human", "resolved", ("resolved", "resolved_staff")),
+        ("handed_back", "resolved", ("resolved", "resolved_staff")),  # bot again, once escalated
+    ],
+)
+def test_close_follows_the_conversation_rules(api, store, history, outcome, expected):
+    chat = {
+        "bot": lambda: Conversation.objects.create(store=store, shopper_id=uuid.uuid4().hex),
+        "escalated": lambda: escalated(store),
+        "human": lambda: escalated(store, Conversation.State.HUMAN),
+        "handed_back": lambda: escalated(store, Conversation.State.BOT),
+    }[history]()
+    answer = post(api, f"{CONVERSATIONS}{chat.pk}/close/", {"outcome": outcome})
+    assert answer.status_code == 200, answer.content
+    assert (answer.json()["state"], answer.json()["outcome"]) == expected
+    chat.refresh_from_db()
+    assert (chat.state, chat.outcome) == expected
+
+
+@pytest.mark.parametrize(
+    "history, outcome",
+    [
+        ("escalated", "resolved_bot"),  # the bot did not settle what a person had to
+        ("handed_back", "resolved_bot"),
+        ("bot", "resolved_staff"),  # no person ever had it
+        ("bot", "escalated"),  # not a way to end a dialogue
+        ("bot", "solved, honest"),
+    ],
+)
+def test_close_refuses_an_outcome_the_history_contradicts(api, store, history, outcome):
+    chat = (
+        Conversation.objects.create(store=store, shopper_id=uuid.uuid4().hex)
+        if history == "bot"
+        else escalated(store, "escalated" if history == "escalated" else "bot")
+    )
+    answer = post(api, f"{CONVERSATIONS}{chat.pk}/close/", {"outcome": outcome})
+    assert "outcome" in field_errors(answer)
+    chat.refresh_from_db()
+    assert chat.state in ("bot", "escalated") and chat.outcome in ("", "escalated")
 
 
 def test_post_a_message_queues_a_reply_and_resends_are_not_stored_twice(api, conversation):

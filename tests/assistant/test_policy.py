@@ -10,7 +10,7 @@ from assistant_chat import shopper_says
 from chatbot.assistant import pipeline, policy
 from chatbot.assistant.models import ReplyTrace
 from chatbot.conversations.models import Message
-from chatbot.dashboard.models import SupportHours
+from chatbot.stores.models import SupportHours
 
 NO_ENGINE = None  # these routes must not need one
 

@@ -7,8 +7,8 @@ from dashboard_staff import logged_in, make_staff
 from django.test import Client
 from django.urls import reverse
 
-from chatbot.conversations.models import Conversation, Message
-from chatbot.dashboard.models import ConversationInfo, Membership
+from chatbot.conversations.models import Conversation, ConversationInfo, Message
+from chatbot.dashboard.models import Membership
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

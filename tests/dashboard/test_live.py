@@ -1,13 +1,18 @@
 """The staff socket: the live inbox of the user's stores only, the watched conversation's frames,
 and takeover reaching the shopper's widget live."""
 
+import uuid
+
 import pytest
 from asgiref.sync import sync_to_async
 from dashboard_sockets import say, staff, widget
 from dashboard_staff import logged_in
+from django.test import Client
 
+from chatbot.api.models import ApiKey
+from chatbot.conversations import outcomes
 from chatbot.conversations.models import Conversation
-from chatbot.dashboard import outcomes, staffing
+from chatbot.dashboard import staffing
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -99,3 +104,30 @@ async def test_takeover_and_staff_messages_reach_the_widget_live(agent_a, store_
     ended = await shopper.until(lambda f: f["type"] == "ended")
     assert ended[-1] == {"type": "ended", "outcome": "resolved_staff"}
     await shopper.close()
+
+
+async def test_closing_through_the_api_ends_the_widget_and_updates_the_inbox(agent_a, store_a):
+    desk = staff(await login(agent_a))
+    assert await desk.connect()
+    shopper_id = uuid.uuid4().hex
+    shopper = widget(store_a, shopper=shopper_id)
+    assert await shopper.connect()
+    await shopper.send(say("Where is my parcel?"))
+    await shopper.until(lambda f: f["type"] == "ack")
+    chat = await Conversation.objects.aget(store=store_a, shopper_id=shopper_id)
+    await desk.until(lambda f: is_update(f, chat.pk))
+
+    _, key = await sync_to_async(ApiKey.issue)(store_a, "helpdesk", ["read", "write"])
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    answer = await sync_to_async(api.post)(
+        f"/api/v1/conversations/{chat.pk}/close/", {}, content_type="application/json"
+    )
+    assert answer.status_code == 200, answer.content
+    ended = (await shopper.until(lambda f: f["type"] == "ended"))[-1]
+    assert ended == {"type": "ended", "outcome": "resolved_bot"}
+    update = await desk.until(
+        lambda f: is_update(f, chat.pk) and f["conversation"]["state"] == "resolved"
+    )
+    assert update[-1]["conversation"]["outcome"] == "resolved_bot"
+    await shopper.close()
+    await desk.close()

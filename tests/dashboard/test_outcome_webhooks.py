@@ -3,7 +3,7 @@ events themselves: each transition below must leave exactly the deliveries it st
 
 from dashboard_data import conversation
 
-from chatbot.dashboard import outcomes
+from chatbot.conversations import outcomes
 from chatbot.integrations.models import WebhookDelivery, WebhookSubscription
 
 EVENTS = ["conversation.escalated", "conversation.resolved", "csat.submitted"]

@@ -10,11 +10,11 @@ from dashboard_sockets import say, widget
 from django.test import override_settings
 from django.utils import timezone
 
-from chatbot.conversations import services
-from chatbot.conversations.models import Conversation, Message
-from chatbot.dashboard import outcomes, staffing
-from chatbot.dashboard.models import ConversationInfo, SupportHours
+from chatbot.conversations import outcomes, services
+from chatbot.conversations.models import Conversation, ConversationInfo, Message
+from chatbot.dashboard import staffing
 from chatbot.dashboard.tasks import close_inactive_conversations
+from chatbot.stores.models import SupportHours
 
 pytestmark = pytest.mark.django_db(transaction=True)
 State = Conversation.State

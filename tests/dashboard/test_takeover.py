@@ -12,9 +12,9 @@ from dashboard_sockets import say, widget
 from django.db import connection
 from django.test import override_settings
 
-from chatbot.conversations import replies, services
+from chatbot.conversations import outcomes, replies, services
 from chatbot.conversations.models import Conversation, Message
-from chatbot.dashboard import outcomes, staffing
+from chatbot.dashboard import staffing
 from chatbot.engine import get_engine
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -15,10 +15,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import F
 from django.test import override_settings
 
-from chatbot.conversations import replies, services
-from chatbot.conversations.models import Conversation, Message
-from chatbot.dashboard import outcomes, staffing
-from chatbot.dashboard.models import ConversationInfo, Membership
+from chatbot.conversations import outcomes, replies, services
+from chatbot.conversations.models import Conversation, ConversationInfo, Message
+from chatbot.dashboard import staffing
+from chatbot.dashboard.models import Membership
 from chatbot.engine import get_engine
 from chatbot.shop import demo
 from chatbot.stores.models import Store

@@ -13,7 +13,11 @@
 
 A dialogue that was ever escalated is never counted as resolved by the bot: its outcome stays
 `escalated` or becomes `resolved_staff`, so the escalation rate is the share of dialogues whose
-outcome is one of those two.
+outcome is one of those two. The store's own systems close conversations (the API's `close`) by the
+same rules.
+
+These are domain rules: the dashboard, the API and the workers call them; what shows a conversation
+(the staff inbox) hears of changes through ``chatbot.conversations.signals``.
 """
 
 import re
@@ -24,12 +28,11 @@ from django.db import models, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from chatbot.conversations import publish
-from chatbot.conversations.models import Conversation, Message
 from chatbot.integrations import events
+from chatbot.stores.models import SupportHours
 
-from . import live
-from .models import ConversationInfo, SupportHours
+from . import publish, signals
+from .models import Conversation, ConversationInfo, Message
 
 State = Conversation.State
 
@@ -184,6 +187,47 @@ def resolve_by_staff(conversation: Conversation, user) -> bool:
     return True
 
 
+class CloseRefused(ValueError):
+    """The conversation cannot be closed that way; the message says why (safe to show)."""
+
+
+class AlreadyClosed(CloseRefused):
+    pass
+
+
+# How a caller (the API) may close a conversation; "resolved" means by whoever had it.
+CLOSE_AS = ("resolved", Outcome.RESOLVED_BY_BOT, Outcome.RESOLVED_BY_STAFF, Outcome.ABANDONED)
+
+
+def close(conversation_id: int, outcome: str = "resolved", csat: int | None = None) -> Conversation:
+    """Close an open conversation from outside, by the rules above: one ever escalated is
+    `resolved_staff` (or, abandoned, stays `escalated`) and never `resolved_bot`; one never
+    escalated is not `resolved_staff`. The widget gets its `ended` frame, the inbox its update,
+    and webhooks their `conversation.resolved` / `csat.submitted` (on save)."""
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        if conversation.state not in OPEN_STATES:
+            raise AlreadyClosed(f"The conversation is already {conversation.state}.")
+        escalated = conversation.outcome in ESCALATED_EVER or conversation.state != State.BOT
+        resolved = Outcome.RESOLVED_BY_STAFF if escalated else Outcome.RESOLVED_BY_BOT
+        if outcome == Outcome.ABANDONED:
+            state, final = inactive_outcome(escalated, answered=False)
+        elif outcome in ("resolved", resolved):
+            state, final = State.RESOLVED, resolved
+        else:
+            was = "was escalated" if escalated else "was never escalated"
+            raise CloseRefused(f"A conversation that {was} cannot be closed as {outcome}.")
+        conversation.state, conversation.outcome = state, final
+        fields = ["state", "outcome", "updated"]
+        if csat is not None:
+            conversation.csat = csat
+            fields.append("csat")
+        conversation.save(update_fields=fields)
+    _send(conversation.pk, {"type": "ended", "outcome": final})
+    signals.conversation_changed(conversation.pk)
+    return conversation
+
+
 def _last_answer_covers_shopper(conversation: Conversation) -> bool:
     """An answer (bot or staff) came after the shopper's last message."""
     last = conversation.messages.aggregate(
@@ -211,7 +255,7 @@ def record_csat(conversation_id: int, score: int) -> bool:
         events.conversation_event(conversation_id, "csat.submitted")
         if confirms:
             events.conversation_event(conversation_id, "conversation.resolved")
-    live.conversation_changed(conversation_id)
+    signals.conversation_changed(conversation_id)
     return confirms
 
 
@@ -259,5 +303,5 @@ def close_inactive(now: datetime | None = None) -> dict[str, int]:
             if state == State.RESOLVED:
                 events.conversation_event(conversation.pk, "conversation.resolved")
             _send(conversation.pk, {"type": "ended", "outcome": outcome})
-            live.conversation_changed(conversation.pk)
+            signals.conversation_changed(conversation.pk)
     return counts
