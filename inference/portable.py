@@ -85,23 +85,31 @@ def _i8_q8_codes(qweight, scales, k) -> _Codes:
 def _two_digits(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """x as the int8-activation kernels see it, and its exact sums per 32 columns.
 
-    Per 32 columns, with d = max|x| / 127: q1 = round(x / d) and q2 = round(128 (x / d - q1)),
-    both int8 (rounding half to even, as the C conversion does); x ~ (128 q1 + q2) * d / 128."""
+    Per 32 columns, with d = max|x| / 127 and u = x * (1 / d), the C kernels hold
+    q1 = round(u) and q2 = round(128 (u - q1)), rounding half to even, and compute with
+    128 q1 + q2, which is round(128 u) exactly (u - q1 is exact, and 128 q1 even); |u| <= 127,
+    so neither digit saturates. x ~ (128 q1 + q2) * d / 128."""
     m, k = x.shape
     g = x.reshape(m, k // 32, 32)
     d = g.abs().amax(-1, keepdim=True) / 127
-    u = g * torch.where(d > 0, d.reciprocal(), 0.0)
-    q1 = u.round().clamp_(-127, 127)
-    q2 = ((u - q1) * 128).round_().clamp_(-128, 127)
-    xq = (q1.mul_(128).add_(q2)).mul_(d * (1.0 / 128))
+    inv = d.reciprocal().nan_to_num_(posinf=0.0)  # an all-zero group stays zero
+    xq = (g * inv).mul_(128).round_().mul_(d * (1.0 / 128))
     return xq.view(m, k), g.sum(-1)
+
+
+# Weights are dequantized this many at a time (4 MB of float32): a whole large matrix (a 49k-token
+# output head) would be fresh pages from the OS on every call, several times slower to fill.
+_CHUNK = 1 << 20
 
 
 def _matmul(x, xs, w: _Codes, bias, out) -> None:
     """out = x @ (codes * scales).T (+ xs @ mins) (+ bias); xs: x's sums per group."""
     n, k = w.codes.shape
-    dense = w.codes.to(torch.float32).view(n, k // w.group, w.group).mul_(w.scales)
-    y = torch.mm(x, dense.view(n, k).T)
+    rows = max(1, _CHUNK // k)
+    y = x.new_empty(x.shape[0], n)
+    for r in range(0, n, rows):
+        dense = w.codes[r : r + rows].to(torch.float32).view(-1, k // w.group, w.group)
+        torch.mm(x, dense.mul_(w.scales[r : r + rows]).view(-1, k).T, out=y[:, r : r + rows])
     if w.mins_t is not None:
         y.addmm_(xs, w.mins_t)
     if bias is not None:
@@ -167,10 +175,7 @@ def add_rmsnorm(h, add, weight, eps, out):
     """h += add (if given, in place); out = rmsnorm(h) * weight. Rows of h.shape[-1]."""
     if add is not None:
         h.add_(add)
-    c = h.shape[-1]
-    rows = h.view(-1, c)
-    r = (rows.square().sum(-1, keepdim=True) / c + eps).rsqrt_()
-    torch.mul(rows, r, out=out.view(-1, c)).mul_(weight)
+    out.copy_(torch.nn.functional.rms_norm(h, (h.shape[-1],), weight, eps))
 
 
 def silu_mul(gate_up, out):
@@ -179,8 +184,9 @@ def silu_mul(gate_up, out):
 
 
 def _rotate(x: torch.Tensor, c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    """Rotate-half rotary embedding of x [T, heads, D] by cos/sin [T, 1, D / 2]."""
+    """Rotate-half rotary embedding of x [T, heads, D] by cos/sin [T, D / 2]."""
     a, b = x.chunk(2, dim=-1)
+    c, s = c.unsqueeze(1), s.unsqueeze(1)
     return torch.cat((a * c - b * s, b * c + a * s), dim=-1)
 
 
@@ -189,35 +195,51 @@ def rope_store_kv(
 ):
     """Rotate q into q_out; rotate k and copy v into the caches (layouts: see ``kv_cache_shapes``)."""
     t, h, hkv, d = qkv.shape[0], n_heads, n_kv_heads, head_dim
-    c, s = cos[positions].unsqueeze(1), sin[positions].unsqueeze(1)
-    q_out.copy_(_rotate(qkv[:, : h * d].view(t, h, d), c, s))
-    k = _rotate(qkv[:, h * d : (h + hkv) * d].view(t, hkv, d), c, s)
+    qk = _rotate(qkv[:, : (h + hkv) * d].view(t, h + hkv, d), cos[positions], sin[positions])
+    q_out.copy_(qk[:, :h])
     bs = v_cache.shape[1]
-    k_cache[slots // bs, :, :, slots % bs] = k
+    k_cache[slots // bs, :, :, slots % bs] = qk[:, h:]
     v_cache.view(-1, hkv, d).index_copy_(0, slots, qkv[:, (h + hkv) * d :].view(t, hkv, d))
+
+
+def _attend(q, tables, ctx, k_cache, v_cache, scale) -> torch.Tensor:
+    """Attention of B query groups q [B, H, n, D]; group b reads the cache blocks tables[b] and
+    its i-th query the first ctx[b, i] keys. Returns [B, H, n, D]."""
+    b, hkv, d, bs = q.shape[0], k_cache.shape[1], q.shape[3], k_cache.shape[3]
+    nb = -(-int(ctx.max()) // bs)
+    blocks = tables[:, :nb].reshape(-1)
+    k = k_cache.index_select(0, blocks).view(b, nb, hkv, d, bs)
+    k = k.permute(0, 2, 1, 4, 3).reshape(b, hkv, nb * bs, d)
+    v = v_cache.index_select(0, blocks).view(b, nb * bs, hkv, d).transpose(1, 2)
+    visible = torch.arange(nb * bs) < ctx.unsqueeze(-1)
+    return torch.nn.functional.scaled_dot_product_attention(
+        q, k, v, attn_mask=visible.unsqueeze(1), scale=scale, enable_gqa=True
+    )
 
 
 def paged_attention(q, k_cache, v_cache, block_tables, token_seq, token_ctx, scale, out):
     """q, out [T, H, D]; caches as ``kv_cache_shapes``; block_tables int32 [S, max_blocks].
 
-    Token t attends to the first token_ctx[t] positions of sequence token_seq[t]. The tokens of
-    one sequence (a prompt chunk, or one decode token) are one masked softmax over its keys."""
+    Token t attends to the first token_ctx[t] positions of sequence token_seq[t]. A decode step
+    (one token per sequence) is one batch padded to its longest context; otherwise each run of
+    a sequence's tokens (a prompt chunk) is one masked attention over that sequence's keys."""
     t, h, d = q.shape
-    hkv, bs = v_cache.shape[2], v_cache.shape[1]
-    group = h // hkv
     seqs, counts = torch.unique_consecutive(token_seq, return_counts=True)
-    ctx = token_ctx.tolist()
+    if len(seqs) == t:
+        tables = block_tables.index_select(0, token_seq)
+        o = _attend(q.view(t, h, 1, d), tables, token_ctx.view(t, 1), k_cache, v_cache, scale)
+        out.copy_(o.view(t, h, d))
+        return
     start = 0
     for seq, n in zip(seqs.tolist(), counts.tolist(), strict=True):
         stop = start + n
-        keys = max(ctx[start:stop])
-        blocks = block_tables[seq, : -(-keys // bs)].long()
-        k = k_cache[blocks].permute(1, 0, 3, 2).reshape(hkv, -1, d)[:, :keys]
-        v = v_cache[blocks].reshape(-1, hkv, d)[:keys].transpose(0, 1)
-        qs = (q[start:stop] * scale).view(n, hkv, group, d).permute(1, 2, 0, 3)
-        scores = torch.matmul(qs.reshape(hkv, group * n, d), k.transpose(1, 2))
-        visible = torch.arange(keys) < token_ctx[start:stop, None]
-        scores.masked_fill_(~visible.repeat(group, 1), float("-inf"))
-        o = torch.matmul(scores.softmax(-1), v).view(hkv, group, n, d)
-        out[start:stop] = o.permute(2, 0, 1, 3).reshape(n, h, d)
+        o = _attend(
+            q[start:stop].transpose(0, 1).unsqueeze(0),
+            block_tables[seq : seq + 1],
+            token_ctx[start:stop].view(1, n),
+            k_cache,
+            v_cache,
+            scale,
+        )
+        out[start:stop] = o[0].transpose(0, 1)
         start = stop
