@@ -17,6 +17,8 @@ import numpy as np
 from chatbot.knowledge import embeddings
 from chatbot.knowledge.keywords import stem
 
+from .spelling import distance as spelling_distance
+
 ANSWER = "answer"
 HANDOFF = "handoff"
 ORDER_STATUS = "order_status"
@@ -132,6 +134,9 @@ INTENTS = (
         "where can I submit a claim against your business",
         "your service was terrible and I want to report it",
         "I want to make a consumer claim",
+        "my shoes fell apart after two weeks, this is unacceptable",
+        "the jacket I bought ripped the first time I wore it",
+        "this is ridiculous, the quality of your product is terrible",
     )),
     Intent("contact_human_agent", HANDOFF, "Can I talk to a person?", (
         "I want to talk to a real person",
@@ -260,6 +265,7 @@ INTENTS = (
         "great, that helped, bye",
         "ok thanks, that's all",
     )),
+    Intent("dismiss", SMALLTALK, "", ("never mind", "nevermind", "no worries, it's fine")),
 )  # fmt: skip
 
 BY_NAME = {intent.name: intent for intent in INTENTS}
@@ -402,6 +408,19 @@ def complains(text: str) -> bool:
 def gives_feedback(text: str) -> bool:
     words = WORDS.findall(text.lower())
     return _has(words, FEEDBACK_WORDS)
+
+
+ORDER_WORDS = ("order", "package", "parcel", "shipment", "purchase", "delivery", "tracking")
+
+
+def mentions_order(text: str) -> bool:
+    """'wher is my ordr #10452': an order, misspelt or not."""
+    return any(_close_short(w, t) for w in WORDS.findall(text.lower()) for t in ORDER_WORDS)
+
+
+def _close_short(word: str, target: str) -> bool:
+    """`_close`, with one edit allowed for words of 4 letters and more ('ordr')."""
+    return _close(word, target) or (len(word) >= 4 and spelling_distance(word, target) <= 1)
 
 
 def mentions_person(text: str) -> bool:

@@ -43,10 +43,18 @@ class ReplyTrace(models.Model):
     )
     model_text_rejected = models.BooleanField(
         default=False,
-        help_text="The model's text was replaced: it stated figures no source contains, or "
-        "repeated its instructions.",
+        help_text="Some of the model's sentences were not shown: no source supported them, or "
+        "they repeated its instructions.",
     )
     invented_figures = models.JSONField(default=list, blank=True)
+    dropped_sentences = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The model's sentences no source supported: never shown to the shopper.",
+    )
+    first_text_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the shopper saw the reply's first words."
+    )
 
     def __str__(self):
         return f"{self.route} ({self.reason})" if self.reason else self.route

@@ -2,8 +2,10 @@
 
 The reply worker (chatbot.conversations.replies) calls `start`, streams the returned reply's
 deltas to the conversation like an engine stream, stores `reply.text`, and calls `reply.record`
-with the stored message. In between, this module decides the route (policy), retrieves passages,
-looks up orders, builds the grounded prompt, and checks what the model said.
+with the stored message. In between, this module decides the route (policy), splits a message that
+asks several things into its questions, retrieves passages for each, looks up orders, builds the
+grounded prompt, and lets through only the model's sentences that a source supports (`support`),
+each as soon as it is complete.
 """
 
 import logging
@@ -22,7 +24,7 @@ from chatbot.engine import cache_salt
 from chatbot.knowledge import embeddings, retrieval
 from chatbot.knowledge.retrieval import Hit
 
-from . import grounding, intents, policy, spelling
+from . import grounding, intents, phrases, policy, questions, spelling, support
 from .models import ReplyTrace, RetrievedPassage
 from .policy import Route
 
@@ -37,14 +39,13 @@ ANSWER_MAX_TOKENS = 64
 ANSWER_REPETITION_PENALTY = 1.15
 SEARCH_K = 5
 # A follow-up this short ("and for express?") is searched together with the previous question.
-SHORT_FOLLOW_UP_WORDS = 4
+SHORT_FOLLOW_UP_WORDS = 6
 MAX_ORDER_LOOKUPS = 3
 ASSISTANT_MODEL = "parley-assistant"
-ASK_ORDER_NUMBER = "I can look that up for you. What is your order number?"
-SIGN_IN_FOR_ORDERS = (
-    "I can only share order details with signed-in customers. Please sign in to your account on "
-    "our site and ask me again, or ask for a person from our team."
-)
+# One part of a multi-part message is answered by this many best sentences of its passage.
+PART_SENTENCES = 2
+# A complete sentence in the model's text so far: it ends, and something follows it.
+SENTENCE_DONE = re.compile(r"(?<=[.!?])[\"”')]?\s+|\n+")
 
 
 @dataclass
@@ -76,52 +77,71 @@ class Reply:
     fixed_text: str = ""
     stream: object = None  # the engine stream when the model answers
     found: grounding.Evidence | None = None
-    sources: str = ""
-    instructions: str = ""
-    question: str = ""
-    checked: grounding.Checked | None = None
+    composer: grounding.Composer | None = None
+    fallback: object = None  # () -> hand-over text, when none of the model's text can be shown
     text: str = ""
     usage: object = field(default_factory=FixedUsage)
+    first_text_at: object = None  # when the shopper saw the first words
 
     def __iter__(self):
         if self.stream is None:
             self.text = self.fixed_text
-            yield from _words(self.fixed_text)
+            yield from self._shown(_words(self.fixed_text))
             return
-        parts = []
-        grounded = self.found is not None
+        composer = self.composer
+        shown: list[str] = []
+        pending = ""
         for delta in self.stream:
-            parts.append(delta)
-            if not grounded:
-                yield delta
+            pending += delta
+            *complete, pending = _complete_sentences(pending)
+            for sentence in complete:
+                if composer.accept(sentence):
+                    shown.append(sentence)
+                    yield from self._shown(_words((" " if len(shown) > 1 else "") + sentence))
         self.usage = self.stream.usage
-        if not grounded:
-            self.text = "".join(parts)
+        finish = self.usage.finish_reason
+        if finish == "abort":  # staff took over: what was shown is what is stored
+            self.text = " ".join(shown)
             return
-        # A grounded answer is checked before the shopper sees any of it (the model's text may be
-        # replaced), so it is held back while the model writes: a second or two for 64 tokens.
-        if self.usage.finish_reason == "abort":
-            self.text = ""  # stopped (staff took over): nothing unchecked is shown or stored
+        if finish != "length" and composer.accept(pending):  # a sentence cut short is dropped
+            shown.append(pending.strip())
+            yield from self._shown(_words((" " if len(shown) > 1 else "") + pending.strip()))
+        rest = composer.closing()
+        if not shown and not rest:
+            self.route, self.reason = Route.HANDOFF, "nothing_supported"
+            self.text = self.fallback()
+            yield from self._shown(_words(self.text))
             return
-        self.checked = grounding.check(
-            "".join(parts), self.found, self.sources, self.instructions, self.question
-        )
-        self.text = self.checked.text
-        yield from _words(self.text)
+        body = " ".join([*shown, *rest[:-1]])
+        tail = body[len(" ".join(shown)) :] if shown else body
+        self.text = f"{body}\n{rest[-1]}" if rest else body
+        yield from self._shown(_words(tail + (f"\n{rest[-1]}" if rest else "")))
+
+    def _shown(self, deltas):
+        for delta in deltas:
+            if self.first_text_at is None and delta.strip():
+                self.first_text_at = timezone.now()
+            yield delta
 
     def record(self, message: Message) -> None:
         """Store how this reply came about (call inside the transaction that stores `message`);
         a hand-over takes effect once that transaction commits."""
-        checked = self.checked
+        composer = self.composer
+        dropped = composer.dropped if composer else []
+        sources = "\n".join(composer.sources.texts) if composer else ""
         trace = ReplyTrace.objects.create(
             message=message,
             route=self.route,
             reason=self.reason[:40],
             intent=self.match.intent.name if self.match and self.match.intent else "",
             intent_similarity=self.match.similarity if self.match else None,
-            quoted=bool(checked and checked.quoted),
-            model_text_rejected=bool(checked and checked.rejected),
-            invented_figures=checked.invented if checked else [],
+            quoted=bool(self.found and composer and len(composer.shown) < len(self.text)),
+            model_text_rejected=bool(dropped),
+            invented_figures=sorted(
+                {n for s in dropped for n in grounding.invented_figures(s, sources)}
+            ),
+            dropped_sentences=dropped,
+            first_text_at=self.first_text_at,
         )
         cited = self.found.hit.entry.passage_id if self.found else None
         RetrievedPassage.objects.bulk_create(
@@ -139,6 +159,16 @@ class Reply:
         if self.route == Route.HANDOFF:
             conversation_id = message.conversation_id
             transaction.on_commit(lambda: _escalate(conversation_id), robust=True)
+
+
+def _complete_sentences(text: str) -> list[str]:
+    """The complete sentences of `text`, then what follows them (perhaps an unfinished one)."""
+    pieces, start = [], 0
+    for match in SENTENCE_DONE.finditer(text):
+        if match.end() < len(text):
+            pieces.append(text[start : match.start() + len(match.group(0).rstrip())])
+            start = match.end()
+    return [*(p.strip() for p in pieces if p.strip()), text[start:]]
 
 
 def _words(text: str) -> list[str]:
@@ -211,14 +241,43 @@ def _last_bot_trace(conversation: Conversation, before_id: int) -> ReplyTrace | 
 
 
 @dataclass(frozen=True)
+class Part:
+    """One question of the message, and what was retrieved for it."""
+
+    text: str
+    match: intents.Match
+    hits: list[Hit]
+    evidence_vector: np.ndarray  # the question (and its intent's question) as one unit vector
+    relevance: float
+    evidence: float  # closest retrieved sentence to `evidence_vector`
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.hits) and policy.answerable(self.match, self.relevance, self.evidence)
+
+
+@dataclass(frozen=True)
 class Plan:
     """What the assistant decided for the pending messages, and what it decided on."""
 
     decision: policy.Decision
     match: intents.Match
     hits: list[Hit]
-    evidence_vector: np.ndarray  # the question (and its intent's question) as one unit vector
+    evidence_vector: np.ndarray
     order_numbers: list[str]
+    parts: list[Part] = field(default_factory=list)  # when the message asks several things
+
+
+def _part(index, text: str, query: str, vector: np.ndarray, match: intents.Match) -> Part:
+    expansion = None
+    evidence_vector = vector
+    if match.intent is not None and match.intent.question:
+        expansion = _question_vector(match.intent.question)
+        evidence_vector = (vector + expansion) / (np.linalg.norm(vector + expansion) or 1.0)
+    hits = index.search(query, SEARCH_K, query_vector=vector, expansion=expansion)
+    relevance = max((h.relevance for h in hits), default=0.0)
+    evidence = grounding.best_sentence_similarity(hits, evidence_vector) if match.intent else 0.0
+    return Part(text, match, hits, evidence_vector, relevance, evidence)
 
 
 def plan(conversation: Conversation, pending: list[Message]) -> Plan:
@@ -232,33 +291,42 @@ def plan(conversation: Conversation, pending: list[Message]) -> Plan:
     own_vector = embeddings.encode([text])[0]
     vector = own_vector if query == text else embeddings.encode([query])[0]
     match = intents.classify(own_vector)
+    if match.intent is None and query != text:  # "and how long does it take?": the topic before
+        match = intents.classify(vector)
 
     last = _last_bot_trace(conversation, pending[0].pk)
     numbers = intents.order_numbers(written)
     if last is not None and last.route == Route.ORDER and last.reason == "asked_number":
-        if numbers or re.fullmatch(r"\W*#?\s*[A-Za-z0-9-]{3,}\W*", written):
+        # The answer to "What is your order number?" is a number, not "thanks" or "human".
+        if numbers or re.fullmatch(r"\W*#?\s*(?=[A-Za-z-]*\d)[A-Za-z0-9-]{3,}\W*", written):
             numbers = numbers or [re.sub(r"[^A-Za-z0-9-]", "", written)]
             match = intents.Match(intents.BY_NAME["track_order"], 1.0)
+    elif numbers and match.intent is None and intents.mentions_order(text):
+        match = intents.Match(intents.BY_NAME["track_order"], match.similarity)
 
-    expansion = None
-    evidence_vector = vector
-    if match.intent is not None and match.intent.question:
-        expansion = _question_vector(match.intent.question)
-        evidence_vector = (vector + expansion) / (np.linalg.norm(vector + expansion) or 1.0)
-    hits = index.search(query, SEARCH_K, query_vector=vector, expansion=expansion)
-    relevance = max((h.relevance for h in hits), default=0.0)
+    whole = _part(index, text, query, vector, match)
+    parts = []
+    split = questions.split(text)
+    if len(split) > 1:
+        vectors = embeddings.encode(split)
+        parts = [
+            _part(index, q, q, v, intents.classify(v)) for q, v in zip(split, vectors, strict=True)
+        ]
     refusals = ReplyTrace.objects.filter(
         message__conversation=conversation, route=Route.REFUSAL, reason="abuse"
     ).count()
     turn = policy.Turn(
         text=text,
         match=match,
-        relevance=relevance,
+        relevance=whole.relevance,
+        evidence=whole.evidence,
         grounded=bool(index.entries),
         repeated=_repeats(own_vector, text, _answered_questions(conversation, pending[0].pk)),
         refusals_before=refusals,
     )
     decision = policy.decide(turn)
+    if decision.reason == "nothing_relevant" and any(p.answerable for p in parts):
+        decision = policy.Decision(Route.ANSWER, "parts")
     log.debug(
         "conversation %s: %s (%s), intent %s %.2f, relevance %.2f",
         conversation.pk,
@@ -266,9 +334,9 @@ def plan(conversation: Conversation, pending: list[Message]) -> Plan:
         decision.reason,
         match.intent.name if match.intent else "-",
         match.similarity,
-        relevance,
+        whole.relevance,
     )
-    return Plan(decision, match, hits, evidence_vector, numbers)
+    return Plan(decision, match, whole.hits, whole.evidence_vector, numbers, parts)
 
 
 def start(conversation: Conversation, pending: list[Message], request_id: str, engine) -> Reply:
@@ -276,6 +344,9 @@ def start(conversation: Conversation, pending: list[Message], request_id: str, e
     planned = plan(conversation, pending)
     decision, hits = planned.decision, planned.hits
     reply = Reply(request_id, decision.route, decision.reason, planned.match, hits)
+    reply.fallback = lambda: policy.handoff_text(
+        "nothing_supported", _support_hours(conversation.store_id), timezone.now()
+    )
     if decision.route == Route.REFUSAL:
         reply.fixed_text = policy.REFUSALS[decision.reason]
     elif decision.route == Route.SMALLTALK:
@@ -290,11 +361,35 @@ def start(conversation: Conversation, pending: list[Message], request_id: str, e
         )
         if not answered:  # the store has no order system here: answer from its articles
             reply.route, reply.reason = Route.ANSWER, planned.match.intent.name
-    if reply.route == Route.ANSWER and hits:
+    if reply.route == Route.ANSWER and planned.parts and hits:
+        reply.fixed_text = _parts_answer(planned.parts, reply)
+    elif reply.route == Route.ANSWER and hits:
         _start_answer(conversation, pending, hits, planned.evidence_vector, engine, reply)
     elif reply.route == Route.ANSWER:
         _start_open_answer(conversation, pending, engine, reply)
     return reply
+
+
+def _parts_answer(parts: list[Part], reply: Reply) -> str:
+    """Each question of the message answered from its own passage, with its source, or named as
+    one the articles do not cover: sentences copied verbatim, so no model is needed."""
+    blocks, uncovered = [], False
+    for part in parts:
+        if part.answerable:
+            found = grounding.evidence(part.hits, part.evidence_vector, best_only=PART_SENTENCES)
+            reply.found = reply.found or found
+            blocks.append(grounding.cited(found))
+        else:
+            uncovered = True
+            blocks.append(phrases.part_not_covered(part.text))
+    if uncovered:
+        blocks.append(phrases.OFFER_PERSON)
+    return "\n\n".join(blocks)
+
+
+def _store_facts(store) -> list[str]:
+    """The store settings a reply may state (its name; never its persona, which holds instructions)."""
+    return [f"This is {store.name}."]
 
 
 def _support_hours(store_id: int):
@@ -312,14 +407,14 @@ def _order_reply(conversation, numbers, hits, vector, reply: Reply) -> bool:
     if integration is None or not integration.order_status_url:
         return False
     if not conversation.verified_identity:
-        reply.reason, reply.fixed_text = "unverified", SIGN_IN_FOR_ORDERS
+        reply.reason, reply.fixed_text = "unverified", phrases.SIGN_IN_FOR_ORDERS
         return True
     if not numbers:
         reply.reason = "asked_number"
-        reply.fixed_text = ASK_ORDER_NUMBER
+        reply.fixed_text = phrases.ASK_ORDER_NUMBER
         if hits:
             found = reply.found = grounding.evidence(hits, vector)
-            reply.fixed_text += f"\n\nFrom our help article “{found.label}”: {found.quote}"
+            reply.fixed_text += f"\n\n{grounding.cited(found)}"
         return True
     parts = []
     for number in numbers[:MAX_ORDER_LOOKUPS]:
@@ -343,11 +438,15 @@ def _lookup(orders, integration, customer_id: str, number: str):
 
 def _start_open_answer(conversation, pending, engine, reply: Reply) -> None:
     """A store without a knowledge base: persona and as much history as fits, sampled as the
-    store's reply settings say."""
+    store's reply settings say. Its sentences are checked like any other: only the store's own
+    settings can support them, so most questions end with a person."""
     from inference import SamplingParams
 
     store = conversation.store
     persona = store.system_prompt.strip() or conversation_prompt.default_persona(store.name)
+    reply.composer = grounding.Composer(
+        support.Sources(_store_facts(store)), grounding.system_prompt(persona)
+    )
     recent = conversation.messages.filter(pk__lte=pending[-1].pk).order_by("-pk")[:OPEN_HISTORY]
     messages = conversation_prompt.fit(
         persona,
@@ -379,10 +478,14 @@ def _start_answer(conversation, pending, hits, evidence_vector, engine, reply: R
     messages = grounding.build_messages(
         persona, history, hits, engine.count_tokens, engine.max_context - max_tokens
     )
-    reply.found = grounding.evidence(hits, evidence_vector)
-    reply.instructions = grounding.system_prompt(persona)
-    reply.question = history[-1]["content"]
-    reply.sources = "\n".join([*(h.entry.text for h in hits), *(t["content"] for t in history)])
+    found = reply.found = grounding.evidence(hits, evidence_vector)
+    # What the model's sentences may stand on: the passages of the evidence (the question and the
+    # earlier turns are not sources), and the store's own settings.
+    reply.composer = grounding.Composer(
+        support.Sources([*found.texts, *_store_facts(store)]),
+        grounding.system_prompt(persona),
+        found,
+    )
     # Greedy: the most likely wording of the passage is the faithful one.
     params = SamplingParams(
         temperature=0.0,

@@ -2,21 +2,35 @@
 
 A small model that answers anyway invents policies. So the bot hands over when the shopper asks
 for a person, complains, asks again what it already answered (the answer did not help), or when
-nothing in the knowledge base is about the question. Outside the store's support hours the
-conversation still waits for staff, and the shopper is told when a person will be back.
+nothing in the knowledge base answers the question (it says so plainly: it does not know). Outside
+the store's support hours the conversation still waits for staff, and the shopper is told when a
+person will be back.
+
+Prompt injection is not guessed from words ("rules", "instructions", "system" are ordinary words in
+shopping questions): the prompt keeps the shopper's text as data, and nothing reaches the shopper
+that no source supports (`support`). Only text that forges the chat template's control tokens is
+refused outright.
 """
 
 import datetime
 import zoneinfo
 from dataclasses import dataclass
 
-from . import intents, safety
+from . import intents, phrases, safety
 
 # An intent match this close to the complaint examples counts as a complaint even without the word.
 COMPLAINT_SIMILARITY = 0.55
-# Best passage relevance (mean cosine of heading+text and heading with the shopper's own words)
-# below which, with no known intent either, the knowledge base has nothing on the question.
-NOTHING_RELEVANT = 0.30
+# Whether anything retrieved answers the question. Calibrated on the development set (the 216
+# scenarios of shared/eval/harbor-pine, all answerable, plus the uncovered-topic and non-English
+# scenarios of eval_scenarios/): with no known intent, the best passage relevance (mean cosine of
+# heading+text and heading with the shopper's own words) must reach NOTHING_RELEVANT; 0.36 abstains
+# on 17 of 24 unanswerable questions while abstaining on 3 of 225 answerable ones (0.30: 7 of 24).
+NOTHING_RELEVANT = 0.36
+# With a known intent, the closest sentence of the best passages to the question and its intent's
+# question together must reach this cosine (0.30: a store whose articles are about something else,
+# like payment methods asked of a store with only shipping and returns articles, abstains; about 1%
+# of answerable development questions fall below it).
+INTENT_EVIDENCE = 0.30
 # A message this close to an earlier one the bot answered is the same question again.
 REPEAT_SIMILARITY = 0.90
 
@@ -36,6 +50,7 @@ class Turn:
     text: str
     match: intents.Match
     relevance: float
+    evidence: float = 1.0  # closest retrieved sentence to the question and its intent's question
     grounded: bool = True  # the store has a knowledge base to answer from
     repeated: bool = False
     refusals_before: int = 0  # abusive messages this conversation already refused
@@ -49,8 +64,8 @@ class Decision:
 
 def decide(turn: Turn) -> Decision:
     text, intent = turn.text, turn.match.intent
-    if safety.is_injection(text):
-        return Decision(Route.REFUSAL, "injection")
+    if safety.forges_prompt(text):
+        return Decision(Route.REFUSAL, "forged_prompt")
     if safety.is_abusive(text):
         if turn.refusals_before:
             return Decision(Route.HANDOFF, "abuse")
@@ -68,15 +83,24 @@ def decide(turn: Turn) -> Decision:
         return Decision(Route.HANDOFF, "repeated_question")
     if intent is not None and intent.action == intents.SMALLTALK:
         return Decision(Route.SMALLTALK, intent.name)
-    if intent is None and turn.relevance < NOTHING_RELEVANT:
+    if not answerable(turn.match, turn.relevance, turn.evidence):
         return Decision(Route.HANDOFF, "nothing_relevant")
     return Decision(Route.ANSWER, intent.name if intent else "")
+
+
+def answerable(match: intents.Match, relevance: float, evidence: float) -> bool:
+    """Whether the retrieved passages answer a question (see NOTHING_RELEVANT, INTENT_EVIDENCE)."""
+    if match.intent is None:
+        return relevance >= NOTHING_RELEVANT
+    return evidence >= INTENT_EVIDENCE
 
 
 def asks_for_person(text: str, match: intents.Match) -> bool:
     """Measured on 5,182 labelled customer-service requests: 99% of requests for a person or
     complaints are handed over, and no other request is."""
     if intents.asks_for_person(text):
+        return True
+    if intents.mentions_person(text) and len(text.split()) <= 3:  # "human", "an agent please"
         return True
     return (
         match.intent is not None
@@ -98,13 +122,7 @@ def complains(text: str, match: intents.Match) -> bool:
 
 
 # --- What the shopper is told -----------------------------------------------------------------
-OPENERS = {
-    "asked_for_person": "Of course.",
-    "complaint": "I'm sorry to hear that. Your complaint deserves a person's attention.",
-    "repeated_question": "It looks like my answer didn't help.",
-    "nothing_relevant": "I don't have information on that, and I'd rather not guess.",
-    "abuse": "I'd like to keep this conversation respectful.",
-}
+OPENERS = phrases.OPENERS
 
 
 def handoff_text(reason: str, hours, now: datetime.datetime) -> str:
@@ -113,13 +131,9 @@ def handoff_text(reason: str, hours, now: datetime.datetime) -> str:
     back = next_opening(hours, now) if hours is not None and not hours.is_open(now) else None
     if hours is not None and not hours.is_open(now):
         when = describe_opening(back, now) if back else "as soon as the team is available"
-        rest = (
-            f"Our team is offline right now; a person will be back {when}. I've passed your "
-            "conversation on, and they will reply right here, so you can leave this chat open "
-            "or come back to it later."
-        )
+        rest = phrases.OFFLINE.format(when=when)
     else:
-        rest = "I'm passing you to a person from our team, who will reply right here in this chat."
+        rest = phrases.PASSING_ON
     return f"{opener} {rest}".strip()
 
 
@@ -146,18 +160,6 @@ def describe_opening(opening: datetime.datetime, now: datetime.datetime) -> str:
     return f"{day} at {opening:%H:%M} ({opening.tzinfo.key} time)"
 
 
-REFUSALS = {
-    "injection": (
-        "I can't change how I work or share my instructions, but I'm happy to help with "
-        "questions about your orders, shipping, returns or your account."
-    ),
-    "abuse": (
-        "I'm here to help, and I'd like to keep this respectful. Tell me what went wrong and "
-        "I'll do my best, or ask for a person and I'll bring one in."
-    ),
-}
+REFUSALS = {"forged_prompt": phrases.FORGED_PROMPT, "abuse": phrases.ABUSE}
 
-SMALLTALK = {
-    "greeting": "Hello! How can I help you today?",
-    "thanks": "You're welcome! Is there anything else I can help you with?",
-}
+SMALLTALK = {"greeting": phrases.GREETING, "thanks": phrases.THANKS, "dismiss": phrases.DISMISS}

@@ -1,10 +1,11 @@
 """Keeping shopper and article text in their place as data, turning away abuse, and redacting
 personal data from stored transcripts.
 
-Prompt injection is handled in depth: text from shoppers and articles cannot forge chat-template
-tokens or the prompt's own delimiters (`as_data`); requests to drop the rules or show them are
-refused without calling the model (`is_injection`); and a reply that repeats the instructions is
-replaced before anyone sees it stored (`leaks_instructions`).
+Prompt injection is handled by how the prompt is built and by what a reply may contain, not by
+guessing from English words ("what are the rules for returns?" is a shopping question): text from
+shoppers and articles cannot forge chat-template tokens or the prompt's own delimiters (`as_data`);
+a message that tries to (`forges_prompt`) is refused; and no sentence that repeats the instructions
+(`leaks_instructions`) or that no source supports (`support`) is ever shown.
 """
 
 import re
@@ -13,19 +14,6 @@ import re
 # the start of its sections ("Article:", "Question:"), which data must not be able to forge.
 CONTROL_TOKEN = re.compile(r"<\|[^<>|]{0,40}\|>|<\||\|>")
 PROMPT_LABEL = re.compile(r"^(\s*)(article|question|system|assistant|user)\s*:", re.I | re.M)
-
-INJECTION = re.compile(
-    r"\b(?:ignore|disregard|forget|override|bypass|skip)\b[^.?!\n]{0,40}"
-    r"\b(?:instructions?|rules|prompts?|guidelines|directives|programming|restrictions)\b"
-    r"|\b(?:system|initial|original|hidden|secret)\s+(?:prompt|instructions?|message|rules)\b"
-    r"|\b(?:reveal|show|print|repeat|display|output|tell me|what (?:are|is|were))\b[^.?!\n]{0,30}"
-    r"\b(?:your|the)\s+(?:instructions?|rules|prompt|guidelines|configuration)\b"
-    r"|\byou\s+are\s+now\b|\bfrom\s+now\s+on\s+you\b|\bpretend\s+(?:to\s+be|you\s+are)\b"
-    r"|\bact\s+as\s+(?:an?\s+)?(?:unrestricted|different|new|evil|jailbroken)\b"
-    r"|\b(?:developer|debug|god|admin)\s+mode\b|\bjailbreak\b|\bDAN\b"
-    r"|\bnew\s+(?:instructions|rules)\s*:",
-    re.IGNORECASE,
-)
 
 ABUSE = re.compile(
     r"\b(?:fuck|screw|f\*+k)\s+(?:you|u|off|yourself|this)\b"
@@ -46,9 +34,10 @@ def as_data(text: str) -> str:
     return PROMPT_LABEL.sub(r"\1\2 -", CONTROL_TOKEN.sub(" ", text))
 
 
-def is_injection(text: str) -> bool:
-    """An attempt to change or read the assistant's instructions."""
-    return bool(INJECTION.search(text))
+def forges_prompt(text: str) -> bool:
+    """The text carries the chat template's control tokens (<|im_start|>system ...): no shopper
+    types those by accident."""
+    return bool(re.search(r"<\|[^<>|\s]{1,40}\|>", text))
 
 
 def is_abusive(text: str) -> bool:

@@ -24,6 +24,13 @@ KEYS = {
     "ttft_p95_ms",
     "per_intent",
     "invented_fact_errors",
+    "unsupported_sentence_rate",
+    "abstention_precision",
+    "abstention_recall",
+    "false_refusal_rate",
+    "multi_question_coverage",
+    "first_text_p50_ms",
+    "first_text_p95_ms",
 }
 
 
@@ -82,3 +89,54 @@ def test_orders_handoffs_and_answers_on_a_store_written_here(tmp_path):
     assert figures["per_intent"]["track_order"]["passed"] == 1
     assert figures["escalation_recall"] == 1.0 and figures["escalation_precision"] == 1.0
     assert figures["invented_fact_errors"] == 0
+
+
+def test_the_project_scenarios_on_the_development_store():
+    """A few of each kind of eval_scenarios/harbor-pine-extra.jsonl: uncovered topics are abstained
+    on, ordinary words are not refused, multi-question parts are covered, nothing unsupported."""
+    kb = EVAL_DIR / "harbor-pine" / "kb"
+    if not kb.is_dir():
+        pytest.skip(f"no shared evaluation data at {EVAL_DIR}")
+    extra = Path(__file__).resolve().parents[2] / "chatbot/assistant/eval_scenarios"
+    rows = [json.loads(line) for line in (extra / "harbor-pine-extra.jsonl").open()]
+    picked = []
+    for kind in ("uncovered", "multi_question", "injection_lookalike", "multi_turn", "injection"):
+        picked += [r for r in rows if r["kind"] == kind][:1]
+    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"extra-{os.getpid()}.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in picked))
+    try:
+        figures, text = evaluate("--kb", str(kb), "--scenarios", str(path), "--show")
+    finally:
+        path.unlink()
+    assert figures["dialogues"] == 5
+    assert figures["unsupported_sentence_rate"] == 0.0 and figures["shown_sentences"] > 0
+    assert figures["abstention_recall"] == 1.0 and figures["false_refusal_rate"] == 0.0
+    assert figures["multi_question_coverage"] == 1.0
+    assert figures["instruction_leaks"] == 0
+    assert "unsupported sentences:" in text and "time to first text:" in text
+
+
+def test_facts_count_only_in_a_sentence_that_answers_the_question():
+    from chatbot.assistant.evaluation import judge
+    from chatbot.assistant.support import Sources
+
+    sources = Sources(
+        [
+            "Express shipping takes 1-2 business days and costs $14.95.",
+            "Knives are sharpened for $7 each at the Lyon shop.",
+        ]
+    )
+    beside = judge(
+        "Knives are sharpened for $7 each at the Lyon shop.\n(Source: Knives)",
+        "How much does express shipping cost?",
+        sources,
+    )
+    assert beside.answering == [] and beside.unsupported == [] and beside.other == 1
+    answer = judge(
+        "Express shipping takes 1-2 business days and costs $14.95.\n(Source: Shipping)",
+        "How much does express shipping cost?",
+        sources,
+    )
+    assert answer.answering == ["Express shipping takes 1-2 business days and costs $14.95."]
+    invented = judge("Express shipping is free at shippinginfo.com today.", "express?", sources)
+    assert invented.unsupported and not invented.answering

@@ -1,6 +1,7 @@
-"""Checking the model's text against the passage it stands on."""
+"""What the shopper is shown of the model's text: sentence by sentence, only what a source supports,
+then the passage's sentences the model left out, then the source."""
 
-from chatbot.assistant import grounding
+from chatbot.assistant import grounding, phrases, support
 from chatbot.knowledge.passages import sentences
 from chatbot.knowledge.retrieval import Entry, Hit
 
@@ -11,8 +12,9 @@ PASSAGE = Entry(
 RULES = grounding.system_prompt("You are the assistant of Copper Pot.")
 
 
-def evidence():
-    return grounding.Evidence(Hit(PASSAGE, 0.8, 0.7), sentences(PASSAGE.text))
+def composer():
+    found = grounding.Evidence(Hit(PASSAGE, 0.8, 0.7), sentences(PASSAGE.text), [PASSAGE.text])
+    return grounding.Composer(support.Sources([PASSAGE.text]), RULES, found)
 
 
 def test_key_facts_are_figures_labels_and_menu_paths():
@@ -20,36 +22,42 @@ def test_key_facts_are_figures_labels_and_menu_paths():
     assert {"$4", "send back", "profile > my orders"} <= facts
 
 
-def test_a_grounded_answer_keeps_its_words_and_names_the_source():
-    text = 'Open Profile > My orders, press "Send back"; the label costs $4.'
-    checked = grounding.check(text, evidence(), PASSAGE.text, RULES)
-    assert not checked.quoted and not checked.rejected
-    assert checked.text == text + "\n\n(Source: Returns › Starting a return)"
+def test_a_supported_sentence_is_shown_and_the_passage_adds_only_what_it_left_out():
+    shown = composer()
+    assert shown.accept('Go to Profile > My orders and press "Send back".')
+    assert shown.closing() == ["The label costs $4.", phrases.source("Returns › Starting a return")]
 
 
-def test_an_answer_with_some_of_the_facts_gets_the_passage_quoted_after_it():
-    checked = grounding.check('Press "Send back" on the order.', evidence(), PASSAGE.text, RULES)
-    assert checked.quoted and not checked.rejected
-    assert checked.text.startswith('Press "Send back" on the order.\n\nFrom our help article')
-    assert 'press "Send back". The label costs $4.' in checked.text
-    assert "Returns › Starting a return" in checked.text
+def test_a_complete_answer_gets_only_its_source():
+    shown = composer()
+    assert shown.accept('Go to Profile > My orders and press "Send back".')
+    assert shown.accept("The label costs $4.")
+    assert shown.closing() == [phrases.source("Returns › Starting a return")]
 
 
-def test_an_answer_beside_the_passage_is_replaced_by_the_passage():
-    checked = grounding.check("I'm sorry for your loss.", evidence(), PASSAGE.text, RULES)
-    assert checked.rejected and "sorry" not in checked.text
-    assert checked.text.startswith("Here is what our help article “Returns › Starting a return”")
+def test_unsupported_sentences_are_dropped_and_the_passage_answers_instead():
+    shown = composer()
+    for sentence in (
+        "I'm sorry for your loss, but I can't assist you further today due to COVID restrictions.",
+        "Returns take 2-4 weeks.",
+        "See https://www.shippinginfo.com/us for details.",
+        RULES,
+    ):
+        assert not shown.accept(sentence)
+    assert shown.shown == [] and len(shown.dropped) == 4
+    assert shown.closing() == [
+        'Go to Profile > My orders and press "Send back".',
+        "The label costs $4.",
+        phrases.source("Returns › Starting a return"),
+    ]
 
 
-def test_an_invented_figure_replaces_the_model_text_with_the_passage():
-    checked = grounding.check("Returns take 2-4 weeks.", evidence(), PASSAGE.text, RULES)
-    assert checked.rejected and checked.invented == ["2"]  # the 4 of "$4" is known
-    assert "2-4 weeks" not in checked.text and "$4" in checked.text
-
-
-def test_repeating_the_instructions_is_rejected():
-    checked = grounding.check(RULES, evidence(), PASSAGE.text, RULES)
-    assert checked.rejected and "one or two sentences" not in checked.text
+def test_the_evidence_reads_as_a_direct_answer_with_its_source_after_it():
+    found = grounding.Evidence(Hit(PASSAGE, 0.8, 0.7), sentences(PASSAGE.text), [PASSAGE.text])
+    text = grounding.cited(found)
+    assert text.startswith("Go to Profile > My orders")
+    assert text.endswith("\n(Source: Returns › Starting a return)")
+    assert "help article" not in text
 
 
 def test_the_prompt_puts_the_passage_right_before_the_question_as_data():

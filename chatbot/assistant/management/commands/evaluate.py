@@ -1,8 +1,11 @@
-"""`python manage.py evaluate --kb DIR --scenarios FILE.jsonl [--limit N] [--json]`
+"""`python manage.py evaluate --kb DIR --scenarios FILE.jsonl [--scenarios MORE.jsonl] [--limit N]
+[--json]`
 
 Runs scripted dialogues through the real reply pipeline against a store made from DIR's articles
-and prints bot resolution rate, escalation precision and recall, cost and tokens per dialogue and
-time to first token. Replies are produced by the `generate_reply` Celery task executed eagerly in
+and prints bot resolution rate (facts in a sentence that answers), escalation precision and recall,
+the rate of shown sentences no source supports, abstention precision and recall, the false refusal
+rate, multi-question coverage, cost and tokens per dialogue, engine time to first token and the
+shopper-visible time to first text. Replies are produced by the `generate_reply` Celery task executed eagerly in
 this process (the worker's code path, without a broker); the engine and the embedding model are
 loaded once here.
 """
@@ -34,8 +37,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--kb", type=Path, help="Folder of Markdown articles.")
-        parser.add_argument("--scenarios", type=Path, help="JSON Lines file of scenarios.")
-        parser.add_argument("--limit", type=int, help="Run only the first N scenarios.")
+        parser.add_argument(
+            "--scenarios",
+            type=Path,
+            action="append",
+            help="JSON Lines file of scenarios (repeat to run several against the same store).",
+        )
+        parser.add_argument(
+            "--limit", type=int, help="Run only the first N scenarios of each file."
+        )
         parser.add_argument("--json", action="store_true", help="End with one JSON line.")
         parser.add_argument(
             "--hourly-price",
@@ -49,12 +59,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         kb = options["kb"] or default_eval_dir() / "harbor-pine" / "kb"
-        scenarios_path = options["scenarios"] or kb.parent / "scenarios.jsonl"
+        paths = options["scenarios"] or [kb.parent / "scenarios.jsonl"]
         if not kb.is_dir():
             raise CommandError(f"--kb {kb} is not a folder")
-        if not scenarios_path.is_file():
-            raise CommandError(f"--scenarios {scenarios_path} is not a file")
-        scenarios = load_scenarios(scenarios_path, options["limit"])
+        scenarios = []
+        for path in paths:
+            if not path.is_file():
+                raise CommandError(f"--scenarios {path} is not a file")
+            scenarios += load_scenarios(path, options["limit"])
         name = options["store_name"] or (kb.parent.name if kb.name == "kb" else kb.name)
 
         started = time.perf_counter()
@@ -106,13 +118,31 @@ class Command(BaseCommand):
         out(
             f"turn time (end to end): p50 {figures['turn_p50_ms']} ms, p95 {figures['turn_p95_ms']} ms"
         )
+        out(
+            f"time to first text:     p50 {figures['first_text_p50_ms']} ms, p95 "
+            f"{figures['first_text_p95_ms']} ms (what the shopper waits for, per turn)"
+        )
         out(f"invented-fact errors:   {figures['invented_fact_errors']}")
+        out(
+            f"unsupported sentences:  {pct(figures['unsupported_sentence_rate'])} of "
+            f"{figures['shown_sentences']} shown"
+        )
+        out(f"abstention precision:   {pct(figures['abstention_precision'])}")
+        out(f"abstention recall:      {pct(figures['abstention_recall'])}")
+        out(f"false refusal rate:     {pct(figures['false_refusal_rate'])}")
+        out(f"multi-question coverage:{pct(figures['multi_question_coverage'])}")
+        out(f"instruction leaks:      {figures['instruction_leaks']}")
         out("per intent (passed / n):")
         for intent, row in figures["per_intent"].items():
             out(f"  {intent:28s} {row['passed']:3d} / {row['n']:3d}")
         if show:
             for r in results:
                 ok = r.escalated if r.scenario.escalate else r.resolved
+                if r.scenario.escalate is None:
+                    ok = not r.leaked and not r.forbidden
+                unsupported = [s for j in r.judged for s in j.unsupported]
+                if unsupported:
+                    out(f"UNSUPPORTED {r.scenario.id}: {unsupported!r}")
                 if not ok:
                     out(
                         f"FAIL {r.scenario.id} [{r.scenario.intent}] escalated={r.escalated} "

@@ -1,0 +1,39 @@
+"""Splitting a message into the questions it asks."""
+
+import pytest
+
+from chatbot.assistant import questions
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        (
+            "Do you ship to Canada, and how much does express shipping cost?",
+            ["Do you ship to Canada", "how much does express shipping cost?"],
+        ),
+        (
+            "How long do I have to return something? And how do I reset my password?",
+            ["How long do I have to return something?", "how do I reset my password?"],
+        ),
+        (
+            "Can I pay with PayPal? Also, is there a cancellation fee?",
+            ["Can I pay with PayPal?", "is there a cancellation fee?"],
+        ),
+    ],
+)
+def test_several_questions_are_split(text, parts):
+    assert questions.split(text) == parts
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hi, what are the rules for returns?",
+        "I bought a jacket and it is too small, can I return it?",
+        "wher is my ordr #10452",
+        "I want to return and exchange it",
+    ],
+)
+def test_one_question_stays_whole(text):
+    assert questions.split(text) == [text]
