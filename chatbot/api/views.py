@@ -140,7 +140,14 @@ class ConversationViewSet(
         )
         return Response(s.ConversationSerializer(conversation).data, status=201)
 
-    @extend_schema(request=s.CloseSerializer, responses=s.ConversationSerializer)
+    @extend_schema(
+        request=s.CloseSerializer,
+        responses={
+            200: s.ConversationSerializer,
+            400: OpenApiResponse(description="The outcome contradicts the conversation's history."),
+            409: OpenApiResponse(description="The conversation is already closed."),
+        },
+    )
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
         """Close the conversation by the conversation rules (an escalated one cannot be resolved
