@@ -99,8 +99,11 @@ def test_the_project_scenarios_on_the_development_store():
         pytest.skip(f"no shared evaluation data at {EVAL_DIR}")
     extra = Path(__file__).resolve().parents[2] / "chatbot/assistant/eval_scenarios"
     rows = [json.loads(line) for line in (extra / "harbor-pine-extra.jsonl").open()]
-    picked = []
-    for kind in ("uncovered", "multi_question", "injection_lookalike", "multi_turn", "injection"):
+    # The first uncovered topic (gift cards) is one the store's payment article names ("Harbor &
+    # Pine gift cards"): the bot answers with it, counted against abstention recall; the second
+    # (a student discount) is mentioned nowhere.
+    picked = [r for r in rows if r["kind"] == "uncovered"][1:2]
+    for kind in ("multi_question", "injection_lookalike", "multi_turn", "injection"):
         picked += [r for r in rows if r["kind"] == kind][:1]
     path = Path(os.environ.get("TMPDIR", "/tmp")) / f"extra-{os.getpid()}.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in picked))
