@@ -42,6 +42,7 @@ def test_copies_and_close_paraphrases_are_supported(sources, sentence):
     [
         ("Unused items can be returned within 30 days of delivery.", "a figure no source has"),
         ("See https://www.copperpot-returns.com for details.", "an invented link"),
+        ("Unused items can be returned at copperpot.com within 60 days.", "an invented domain"),
         ("Write to returns@copperpot.example.", "an invented address"),
         ('Press "Return now" under Profile > My orders.', "a label no source has"),
         ("Sale items can be returned.", "the negation dropped"),
