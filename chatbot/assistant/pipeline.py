@@ -82,9 +82,11 @@ class Reply:
     text: str = ""
     usage: object = field(default_factory=FixedUsage)
     first_text_at: object = None  # when the shopper saw the first words
+    quoted: bool = False  # the reply shows passage sentences verbatim (the model left them out)
 
     def __iter__(self):
         if self.stream is None:
+            self.quoted = self.found is not None
             self.text = self.fixed_text
             yield from self._shown(_words(self.fixed_text))
             return
@@ -107,6 +109,7 @@ class Reply:
             shown.append(pending.strip())
             yield from self._shown(_words((" " if len(shown) > 1 else "") + pending.strip()))
         rest = composer.closing()
+        self.quoted = len(rest) > 1
         if not shown and not rest:
             self.route, self.reason = Route.HANDOFF, "nothing_supported"
             self.text = self.fallback()
@@ -135,7 +138,7 @@ class Reply:
             reason=self.reason[:40],
             intent=self.match.intent.name if self.match and self.match.intent else "",
             intent_similarity=self.match.similarity if self.match else None,
-            quoted=bool(self.found and composer and len(composer.shown) < len(self.text)),
+            quoted=self.quoted,
             model_text_rejected=bool(dropped),
             invented_figures=sorted(
                 {n for s in dropped for n in grounding.invented_figures(s, sources)}
