@@ -376,10 +376,14 @@ def start(conversation: Conversation, pending: list[Message], request_id: str, e
 def _parts_answer(parts: list[Part], reply: Reply) -> str:
     """Each question of the message answered from its own passage, with its source, or named as
     one the articles do not cover: sentences copied verbatim, so no model is needed."""
-    blocks, uncovered = [], False
+    blocks, uncovered, said = [], False, set()
     for part in parts:
         if part.answerable:
             found = grounding.evidence(part.hits, part.evidence_vector, best_only=PART_SENTENCES)
+            found.sentences = [s for s in found.sentences if s not in said]
+            if not found.sentences:  # an earlier part's answer already says it
+                continue
+            said.update(found.sentences)
             reply.found = reply.found or found
             blocks.append(grounding.cited(found))
         else:

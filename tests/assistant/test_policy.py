@@ -143,6 +143,13 @@ def test_each_question_of_a_message_is_answered_from_its_own_article(chat):
     assert "help article" not in reply.fixed_text
 
 
+def test_questions_one_passage_answers_are_answered_once(chat):
+    route, _, reply = decide(chat, "How much is knife sharpening? And where do I drop the knives?")
+    assert route == "answer"
+    assert reply.fixed_text.count("We sharpen kitchen knives for $7 each.") == 1
+    assert reply.fixed_text.count("(Source: Knife sharpening › Sharpening service)") == 1
+
+
 def test_a_question_the_articles_do_not_cover_is_named_not_answered_beside_the_point(chat):
     route, _, reply = decide(
         chat, "How much is delivery for a small order, and do you sell gift cards?"
