@@ -236,6 +236,10 @@ CHAT_FRAMES_PER_SECOND = env.float("CHAT_FRAMES_PER_SECOND", default=2.0)
 # Shopper messages per minute from one client address to one store, over all its sockets (0: no
 # limit). Behind a proxy, run uvicorn with --proxy-headers so the address is the shopper's.
 CHAT_MESSAGES_PER_MINUTE_PER_ADDRESS = env.int("CHAT_MESSAGES_PER_MINUTE_PER_ADDRESS", default=30)
+# Chat sockets one address (an IPv6 /64) may open per minute, and model replies the widget may ask
+# for per store and UTC day (0: no limit); past the budget, shoppers get a `budget_exhausted` error.
+CHAT_CONNECTS_PER_MINUTE_PER_ADDRESS = env.int("CHAT_CONNECTS_PER_MINUTE_PER_ADDRESS", default=60)
+CHAT_DAILY_REPLIES_PER_STORE = env.int("CHAT_DAILY_REPLIES_PER_STORE", default=5000)
 
 # --- Dashboard: a dialogue quiet this long gets its outcome (chatbot/dashboard/outcomes.py) ------
 CONVERSATION_INACTIVE_MINUTES = env.int("CONVERSATION_INACTIVE_MINUTES", default=30)

@@ -41,6 +41,8 @@ def child_env(database_url: str, redis_url: str) -> dict:
     env = dict(os.environ, DATABASE_URL=database_url, PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1")
     # every test shopper comes from 127.0.0.1: no per-address message budget across tests
     env["CHAT_MESSAGES_PER_MINUTE_PER_ADDRESS"] = "0"
+    env["CHAT_CONNECTS_PER_MINUTE_PER_ADDRESS"] = "0"
+    env["CHAT_DAILY_REPLIES_PER_STORE"] = "0"
     env.update(REPLY_ENV)
     env.pop("REDIS_URL", None)
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

@@ -1,4 +1,9 @@
-"""The shopper's WebSocket: /ws/v1/chat/?key=<widget key>&shopper=<id>[&conversation=<id>]."""
+"""The shopper's WebSocket: /ws/v1/chat/?key=<widget key>&shopper=<id>[&conversation=<id>].
+
+Connecting resumes the shopper's conversation if they have one; otherwise the conversation is
+created by their first message (a `started` frame names it), so sockets alone create nothing.
+Connects are rate-limited per address, and messages past the store's daily reply budget are
+refused with a `budget_exhausted` error (chatbot/reliability/limits.py)."""
 
 import json
 import logging
@@ -11,9 +16,21 @@ from django.db import DatabaseError
 from kombu.exceptions import OperationalError as BrokerError
 
 from chatbot.integrations import identity
-from chatbot.reliability.limits import FrameBudget, message_wait
+from chatbot.observability.metrics import (
+    CHAT_CONNECTIONS,
+    CHAT_SOCKETS_OPEN,
+    REPLIES_REFUSED,
+    SHOPPER_MESSAGES,
+)
+from chatbot.reliability.limits import (
+    FrameBudget,
+    connect_wait,
+    message_wait,
+    reply_budget_spent,
+)
 
 from . import outcomes, protocol, services
+from .models import Conversation
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 2.0
@@ -32,6 +49,7 @@ def _origin(scope) -> str:
 
 @database_sync_to_async
 def _open(key: str, origin: str, shopper: str, conversation: int | None, query: dict):
+    """(store, verified customer id, the shopper's conversation or None), or None: refused."""
     store = services.store_for_widget(key, origin)
     if store is None:
         return None
@@ -39,14 +57,39 @@ def _open(key: str, origin: str, shopper: str, conversation: int | None, query: 
         verified = identity.verify_params(store, query)
     except identity.IdentityError:
         return None  # a forged identity, or none where the store requires one: refused
-    opened = services.open_conversation(store, shopper, conversation, verified.customer_id)
-    # A queued reply can be lost with a Redis that restarted empty: a reconnect queues it again.
-    services.request_reply(opened.pk)
-    return opened
+    found = services.find_conversation(store, shopper, conversation, verified.customer_id)
+    if found is not None:
+        # A queued reply can be lost with a Redis that restarted empty: a reconnect queues it again.
+        services.request_reply(found.pk)
+    return store, verified.customer_id, found
+
+
+@database_sync_to_async
+def _start(store, shopper: str, customer_id: str):
+    return services.open_conversation(store, shopper, None, customer_id)
+
+
+@database_sync_to_async
+def _bot_answers(conversation) -> bool:
+    """Whether a shopper message now asks the model for a reply: in a new conversation, or one no
+    person has taken (a finished one reopens for the bot)."""
+    if conversation is None:
+        return True
+    conversation.refresh_from_db(fields=["state"])
+    return conversation.state not in (Conversation.State.HUMAN, Conversation.State.ESCALATED)
 
 
 @database_sync_to_async
 def _hello(conversation) -> dict:
+    if conversation is None:
+        return {
+            "type": "hello",
+            "protocol": protocol.VERSION,
+            "conversation": None,
+            "state": None,
+            "last_message_id": 0,
+            "replying": False,
+        }
     conversation.refresh_from_db()
     last = conversation.messages.order_by("-pk").values_list("pk", flat=True).first()
     return {
@@ -81,8 +124,14 @@ def _missed(conversation, last_message_id: int) -> list[dict]:
 
 class ChatConsumer(AsyncWebsocketConsumer):
     conversation = None
+    accepted = False
 
     async def connect(self):
+        client = self.scope.get("client") or (None,)
+        if await connect_wait(client[0]):
+            CHAT_CONNECTIONS.labels("rate_limited").inc()
+            await self.close()
+            return
         query = _query(self.scope)
         shopper = query.get("shopper", "")
         raw_conversation = query.get("conversation", "")
@@ -91,23 +140,31 @@ class ChatConsumer(AsyncWebsocketConsumer):
         conversation_id = (
             int(raw_conversation) if plain_number and len(raw_conversation) <= 18 else None
         )
-        if not services.SHOPPER_ID.match(shopper):
-            await self.close()
-            return
-        self.conversation = await _open(
-            query.get("key", ""), _origin(self.scope), shopper, conversation_id, query
-        )
-        if self.conversation is None:
+        opened = None
+        if services.SHOPPER_ID.match(shopper):
+            opened = await _open(
+                query.get("key", ""), _origin(self.scope), shopper, conversation_id, query
+            )
+        if opened is None:
+            CHAT_CONNECTIONS.labels("refused").inc()
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return
+        self.store, self.customer_id, self.conversation = opened
+        self.shopper = shopper
         self.budget = FrameBudget()
-        await self.channel_layer.group_add(self.conversation.group_name, self.channel_name)
+        if self.conversation is not None:
+            await self.channel_layer.group_add(self.conversation.group_name, self.channel_name)
         await self.accept()
+        self.accepted = True
+        CHAT_CONNECTIONS.labels("accepted").inc()
+        CHAT_SOCKETS_OPEN.inc()
         await self._send(await _hello(self.conversation))
 
     async def disconnect(self, code):
         if self.conversation is not None:
             await self.channel_layer.group_discard(self.conversation.group_name, self.channel_name)
+        if self.accepted:
+            CHAT_SOCKETS_OPEN.dec()
 
     async def receive(self, text_data=None, bytes_data=None):
         wait = self.budget.take()
@@ -130,7 +187,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self._handle(request)
         except (DatabaseError, BrokerError):
             # Nothing was acknowledged, so the widget still holds the message and may resend it.
-            log.exception("conversation %s: a chat frame failed", self.conversation.pk)
+            log.exception(
+                "conversation %s: a chat frame failed", getattr(self.conversation, "pk", None)
+            )
             failed = {
                 "type": "error",
                 "code": "unavailable",
@@ -144,15 +203,25 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def _handle(self, request):
         if isinstance(request, protocol.Resume):
-            for message in await _missed(self.conversation, request.last_message_id):
-                await self._send({"type": "message", "message": message})
+            if self.conversation is not None:
+                for message in await _missed(self.conversation, request.last_message_id):
+                    await self._send({"type": "message", "message": message})
             return
         if isinstance(request, protocol.Csat):
+            if self.conversation is None:
+                await self._send(
+                    {
+                        "type": "error",
+                        "code": "no_conversation",
+                        "message": "There is no conversation to rate yet.",
+                    }
+                )
+                return
             resolved = await _rate(self.conversation, request.score)
             await self._send({"type": "rated", "score": request.score, "resolved": resolved})
             return
         client = self.scope.get("client") or (None,)
-        wait = await message_wait(self.conversation.store_id, client[0])
+        wait = await message_wait(self.store.pk, client[0])
         if wait:
             await self._send(
                 {
@@ -164,7 +233,25 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 }
             )
             return
+        if await _bot_answers(self.conversation) and await reply_budget_spent(self.store.pk):
+            REPLIES_REFUSED.labels("budget_exhausted").inc()
+            await self._send(
+                {
+                    "type": "error",
+                    "code": "budget_exhausted",
+                    "message": "This chat has answered all it can for today. Please try again "
+                    "tomorrow, or contact the store another way.",
+                    "client_msg_id": request.client_msg_id,
+                }
+            )
+            return
+        if self.conversation is None:
+            self.conversation = await _start(self.store, self.shopper, self.customer_id)
+            await self.channel_layer.group_add(self.conversation.group_name, self.channel_name)
+            await self._send({"type": "started", "conversation": self.conversation.pk})
         message, created = await _receive(self.conversation, request)
+        if created:
+            SHOPPER_MESSAGES.inc()
         await self._send(
             {
                 "type": "ack",

@@ -5,6 +5,11 @@ Client frames (JSON text):
     {"type": "resume", "last_message_id": <int >= 0>}
     {"type": "csat", "score": <int 1-5>}
 Anything else is answered with an error frame {"type": "error", "code", "message"}.
+
+Server frames include {"type": "hello", "conversation": <id, or null before the first message>,
+...} on connect and {"type": "started", "conversation": <id>} when the first message creates the
+conversation. Error codes a widget acts on: `rate_limited` and `unavailable` (send again after
+`retry_after`), `budget_exhausted` (the store's replies for today are spent: do not resend).
 """
 
 import json

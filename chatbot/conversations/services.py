@@ -23,10 +23,10 @@ def store_for_widget(widget_key: str, origin: str) -> Store | None:
     return store
 
 
-def open_conversation(
+def find_conversation(
     store: Store, shopper_id: str, conversation_id: int | None, verified_identity: str = ""
-) -> Conversation:
-    """The shopper's requested conversation, else their latest open one, else a new one.
+) -> Conversation | None:
+    """The shopper's requested conversation, else their latest open one, else None.
 
     A conversation id only counts if it is this shopper's in this store: ids are sequential. It
     must also have the same verified identity (none for anonymous): whoever uses the browser
@@ -40,8 +40,16 @@ def open_conversation(
         if found is not None:
             return found
     open_states = [Conversation.State.BOT, Conversation.State.HUMAN, Conversation.State.ESCALATED]
-    latest = own.filter(state__in=open_states).order_by("-last_activity").first()
-    return latest or Conversation.objects.create(
+    return own.filter(state__in=open_states).order_by("-last_activity").first()
+
+
+def open_conversation(
+    store: Store, shopper_id: str, conversation_id: int | None, verified_identity: str = ""
+) -> Conversation:
+    """`find_conversation`, else a new one. The widget calls it on a shopper's first message, not
+    on connect: opening sockets creates no conversations (nor their webhooks)."""
+    found = find_conversation(store, shopper_id, conversation_id, verified_identity)
+    return found or Conversation.objects.create(
         store=store, shopper_id=shopper_id, verified_identity=verified_identity
     )
 

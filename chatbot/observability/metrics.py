@@ -11,9 +11,6 @@ CHAT_CONNECTIONS = Counter(
     "parley_chat_connections", "Chat socket handshakes, by outcome.", ["outcome"]
 )
 CHAT_SOCKETS_OPEN = Gauge("parley_chat_sockets_open", "Chat sockets open in this process.")
-CONVERSATIONS_CREATED = Counter(
-    "parley_conversations_created", "Conversations created by a shopper's first message."
-)
 SHOPPER_MESSAGES = Counter("parley_shopper_messages", "Shopper messages accepted.")
 REPLIES_REFUSED = Counter(
     "parley_replies_refused", "Shopper messages refused before a reply, by reason.", ["reason"]

@@ -75,6 +75,8 @@ def child_env(reply_max_tokens: int) -> dict:
     env = dict(os.environ, PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1")
     env["REPLY_MAX_TOKENS"] = str(reply_max_tokens)
     env["CHAT_MESSAGES_PER_MINUTE_PER_ADDRESS"] = "0"  # all its shoppers share 127.0.0.1
+    env["CHAT_CONNECTS_PER_MINUTE_PER_ADDRESS"] = "0"
+    env["CHAT_DAILY_REPLIES_PER_STORE"] = "0"
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return env
 

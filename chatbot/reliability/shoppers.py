@@ -128,7 +128,9 @@ class Shopper:
                 return False
             got = json.loads(raw)
             kind = got.get("type")
-            if kind == "ack":
+            if kind == "started":  # the first message created the conversation
+                self.conversation = got["conversation"]
+            elif kind == "ack":
                 acked = True
                 self.tally.acked[got["message_id"]] = (self.conversation, client_msg_id)
             elif kind == "delta" and first_token is None:

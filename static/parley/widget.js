@@ -79,6 +79,7 @@
     ".msg.staff { border-color: #2da44e; }",
     ".msg.system, .msg.note { align-self: center; background: none; color: #57606a; font-size: 13px; }",
     ".msg.sending { opacity: .6; }",
+    ".msg.refused { opacity: .6; text-decoration: line-through; }",
     ".msg.streaming::after { content: '\\25CF'; margin-left: 3px; font-size: 9px; opacity: .5; }",
     ".typing { display: none; align-self: flex-start; padding: 8px 12px; gap: 4px; }",
     ".typing.on { display: flex; }",
@@ -267,6 +268,14 @@
     }
   }
 
+  // A message the server will not take (the store's replies for today are spent): not resent.
+  function refused(clientMsgId) {
+    outbox = outbox.filter(function (item) { return item.client_msg_id !== clientMsgId; });
+    save("outbox", outbox);
+    var bubble = byClientId[clientMsgId];
+    if (bubble) bubble.classList.replace("sending", "refused");
+  }
+
   function note(text) { addBubble("note", text); }
 
   function resetLog() {
@@ -348,6 +357,10 @@
         sendOutbox();
         setTyping(Boolean(frame.replying));
         break;
+      case "started": // the first message created the conversation
+        conversationId = frame.conversation;
+        save("conversation", conversationId);
+        break;
       case "ack":
         acked(frame.client_msg_id, frame.message_id);
         break;
@@ -393,6 +406,7 @@
             delete replies[id];
           });
         }
+        if (frame.code === "budget_exhausted") refused(frame.client_msg_id);
         note(frame.message || "Something went wrong.");
         // Not taken now (the server is busy, or we sent too fast): unacknowledged messages go again.
         if (frame.retry_after) setTimeout(sendOutbox, frame.retry_after * 1000);

@@ -28,7 +28,10 @@ class Socket:
         await self.ws.send_to(text_data=json.dumps(frame))
 
     async def receive(self, timeout: float = 5) -> dict:
-        return json.loads(await self.ws.receive_from(timeout=timeout))
+        frame = json.loads(await self.ws.receive_from(timeout=timeout))
+        if frame.get("type") == "started":  # a widget's first message created its conversation
+            self.first["conversation"] = frame["conversation"]
+        return frame
 
     async def until(self, stop, timeout: float = 10) -> list[dict]:
         """Frames up to and including the first for which stop(frame) is true."""

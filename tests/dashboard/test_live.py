@@ -41,8 +41,9 @@ async def test_the_inbox_updates_live_for_the_stores_staff_only(agent_a, agent_b
     assert await desk_a.connect() and await desk_b.connect()
     shopper = widget(store_a)
     assert await shopper.connect()
-    chat_id = shopper.first["conversation"]
     await shopper.send(say("Where is my parcel?"))
+    await shopper.until(lambda f: f["type"] == "ack")
+    chat_id = shopper.first["conversation"]  # started by that first message
 
     update = (await desk_a.until(lambda f: is_update(f, chat_id)))[-1]["conversation"]
     assert update["state"] == "bot" and update["replying"] is True
@@ -71,9 +72,12 @@ async def test_a_watched_conversation_streams_to_its_staff_only(agent_a, store_a
 
     shopper = widget(store_a)
     assert await shopper.connect()
+    await shopper.send(say("Hello"))
+    await shopper.until(lambda f: f["type"] == "ack")
     chat_id = shopper.first["conversation"]
     await desk.send({"type": "watch", "conversation": chat_id})
-    assert await desk.receive() == {"type": "watching", "conversation": chat_id}
+    watching = (await desk.until(lambda f: f["type"] == "watching"))[-1]  # past inbox updates
+    assert watching == {"type": "watching", "conversation": chat_id}
     chat = await Conversation.objects.aget(pk=chat_id)
     await sync_to_async(outcomes.take_over)(chat, agent_a)
     joined = await desk.until(lambda f: f["type"] == "chat")

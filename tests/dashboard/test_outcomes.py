@@ -185,9 +185,9 @@ async def rate(shopper, score) -> dict:
 async def test_the_shoppers_rating_is_stored_and_a_high_one_confirms_the_bot(store_a):
     shopper = widget(store_a)
     assert await shopper.connect()
-    chat_id = shopper.first["conversation"]
     await shopper.send(say("Do you ship to Canada?"))
     await shopper.until(lambda f: f["type"] == "ack")
+    chat_id = shopper.first["conversation"]
     await Message.objects.acreate(conversation_id=chat_id, role="bot", text="Yes, in 5 days.")
 
     assert (await rate(shopper, 7))["code"] == "bad_score"

@@ -34,7 +34,10 @@ class LiveChat:
         return client_msg_id
 
     def receive(self, timeout: float = 30) -> dict:
-        return json.loads(self.ws.recv(timeout=timeout))
+        frame = json.loads(self.ws.recv(timeout=timeout))
+        if frame.get("type") == "started":  # the first message created the conversation
+            self.conversation = frame["conversation"]
+        return frame
 
     def until(self, stop, timeout: float = 120) -> list[dict]:
         """Frames received up to and including the first one for which stop(frame) is true."""

@@ -34,15 +34,24 @@ async def connect(
     return connected, hello, socket
 
 
+async def start(socket) -> int:
+    """The first message, which creates the conversation: its id."""
+    await socket.send_json_to({"type": "message", "client_msg_id": "first", "text": "Hello"})
+    started = await socket.receive_json_from(timeout=5)
+    assert started["type"] == "started"
+    return started["conversation"]
+
+
 async def test_a_signed_customer_gets_a_verified_conversation(widget_store, integration):
     shopper = uuid.uuid4().hex
     signature = shopper_signature(integration.identity_secret, "cust-42")
-    ok, hello, socket = await connect(
+    ok, _, socket = await connect(
         widget_store, shopper, customer_id="cust-42", customer_signature=signature
     )
     assert ok
+    conversation_id = await start(socket)
     await socket.disconnect()
-    conversation = await Conversation.objects.aget(pk=hello["conversation"])
+    conversation = await Conversation.objects.aget(pk=conversation_id)
     assert conversation.verified_identity == "cust-42"
 
 
@@ -67,15 +76,16 @@ async def test_the_next_user_of_the_browser_never_resumes_a_verified_conversatio
 ):
     shopper = uuid.uuid4().hex
     signature = shopper_signature(integration.identity_secret, "cust-42")
-    _, verified, socket = await connect(
+    _, _, socket = await connect(
         widget_store, shopper, customer_id="cust-42", customer_signature=signature
     )
+    verified = {"conversation": await start(socket)}
     await socket.disconnect()
     # Same browser (shopper id), signed out, even asking for that conversation by id:
     query_id = {"conversation": verified["conversation"]}
     ok, anonymous, socket = await connect(widget_store, shopper, **query_id)
     await socket.disconnect()
-    assert ok and anonymous["conversation"] != verified["conversation"]
+    assert ok and anonymous["conversation"] is None
     # Signed in again as the same customer: back to their conversation.
     _, again, socket = await connect(
         widget_store, shopper, customer_id="cust-42", customer_signature=signature

@@ -116,7 +116,7 @@ async def test_messages_are_budgeted_per_address_across_sockets(store, settings,
     settings.CHAT_MESSAGES_PER_MINUTE_PER_ADDRESS = 3
     monkeypatch.setattr(limits, "clock", lambda: 1_800_000_030.0)  # mid-window: no rollover
     run = uuid.uuid4().hex[:4]  # the counters live in the shared cache: fresh addresses per run
-    here, there = f"2001:db8::{run}:7", f"2001:db8::{run}:9"
+    here, there = f"2001:db8:{run}::7", f"2001:db8:{run}:1::9"  # two /64 networks
 
     async def answer(client, client_msg_id):
         await client.send({"type": "message", "client_msg_id": client_msg_id, "text": "hello"})
@@ -151,8 +151,9 @@ async def test_messages_are_budgeted_per_address_across_sockets(store, settings,
 async def test_a_strange_conversation_parameter_opens_a_fresh_conversation(store, conversation):
     client = Client(store.widget_key, conversation=conversation)
     assert await client.connect()
-    assert client.hello["conversation"] == (await Conversation.objects.aget()).pk
+    assert client.hello["conversation"] is None
     await assert_still_usable(client)
+    assert client.conversation == (await Conversation.objects.aget()).pk
     await client.close()
 
 

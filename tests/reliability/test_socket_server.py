@@ -27,14 +27,17 @@ def closed_code(chat: LiveChat) -> int:
     return chat.ws.protocol.close_rcvd.code
 
 
-def staffed(chat: LiveChat) -> LiveChat:
-    """A person answers this conversation: what it is sent costs no model reply."""
-    Conversation.objects.filter(pk=chat.conversation).update(state=Conversation.State.HUMAN)
-    return chat
+def staffed(stack, store) -> LiveChat:
+    """A chat on a conversation a person answers: what it is sent costs no model reply."""
+    shopper = uuid.uuid4().hex
+    conversation = Conversation.objects.create(
+        store=store, shopper_id=shopper, state=Conversation.State.HUMAN
+    )
+    return LiveChat(stack, store, shopper=shopper, conversation=conversation.pk)
 
 
 def test_invalid_utf8_closes_only_that_socket(live_stack, live_store):
-    bystander = staffed(LiveChat(live_stack, live_store))
+    bystander = staffed(live_stack, live_store)
     chat = LiveChat(live_stack, live_store)
     chat.ws.send(b'{"type": "message", "client_msg_id": "u1", "text": "\xff\xfe bad"}', text=True)
     assert closed_code(chat) == 1007  # invalid frame payload data
@@ -58,7 +61,7 @@ def test_a_message_over_the_size_limit_closes_the_socket(live_stack, live_store,
 
 def test_the_longest_valid_message_fits_under_the_limit(live_stack, live_store):
     """4000 emoji, each JSON-escaped to 12 bytes, is the largest frame a widget sends."""
-    chat = staffed(LiveChat(live_stack, live_store))
+    chat = staffed(live_stack, live_store)
     chat.ws.send(
         json.dumps({"type": "message", "client_msg_id": "max", "text": "😀" * MAX_TEXT_CHARS})
     )
@@ -89,17 +92,21 @@ def test_a_crowd_arriving_and_leaving_at_once_is_served_and_cleaned_up(live_stac
     if live_stack.embedded:
         pytest.skip("the Redis channel layer is what is tested")
     output_before = len(live_stack.web.output())
+    # Shoppers coming back to their conversations (only those join a group on connect).
+    returning = Conversation.objects.bulk_create(
+        Conversation(store=live_store, shopper_id=uuid.uuid4().hex) for _ in range(CROWD)
+    )
 
     async def crowd() -> list[int]:
         sockets = await asyncio.gather(
             *(
                 connect_async(
-                    live_stack.ws_url(live_store.widget_key, uuid.uuid4().hex),
+                    live_stack.ws_url(live_store.widget_key, conversation.shopper_id),
                     origin=live_stack.origin,
                     proxy=None,
                     open_timeout=60,
                 )
-                for _ in range(CROWD)
+                for conversation in returning
             )
         )
         hellos = [json.loads(frame) for frame in await asyncio.gather(*(s.recv() for s in sockets))]

@@ -19,16 +19,29 @@ count_messages = sync_to_async(lambda: Message.objects.count())
 async def test_hello_names_the_conversation_and_protocol(store):
     client = Client(store.widget_key)
     assert await client.connect()
-    conversation = await Conversation.objects.aget(store=store, shopper_id=client.shopper)
     assert client.hello == {
+        "type": "hello",
+        "protocol": 1,
+        "conversation": None,  # none yet: the first message starts it
+        "state": None,
+        "last_message_id": 0,
+        "replying": False,
+    }
+    ack = await client.say("Hello")
+    conversation = await Conversation.objects.aget(store=store, shopper_id=client.shopper)
+    assert client.conversation == conversation.pk
+    await client.close()
+    again = Client(store.widget_key, shopper=client.shopper)
+    assert await again.connect()
+    assert again.hello == {
         "type": "hello",
         "protocol": 1,
         "conversation": conversation.pk,
         "state": "bot",
-        "last_message_id": 0,
+        "last_message_id": ack["message_id"],
         "replying": False,
     }
-    await client.close()
+    await again.close()
 
 
 @pytest.mark.parametrize(
@@ -126,9 +139,7 @@ async def test_resend_of_a_client_id_is_stored_once(store):
     assert (first["duplicate"], again["duplicate"]) == (False, True)
     await client.close()
     # A second socket of the same shopper (e.g. a reconnect) resending it too.
-    other = Client(
-        store.widget_key, shopper=client.shopper, conversation=client.hello["conversation"]
-    )
+    other = Client(store.widget_key, shopper=client.shopper, conversation=client.conversation)
     assert await other.connect()
     third = await other.say("Where is my order?", client_msg_id="c-1")
     assert third["message_id"] == first["message_id"]
@@ -188,11 +199,10 @@ async def test_someone_elses_conversation_id_is_not_opened(store):
 async def test_frames_published_by_a_worker_thread_reach_every_socket(store):
     client = Client(store.widget_key)
     assert await client.connect()
-    twin = Client(
-        store.widget_key, shopper=client.shopper, conversation=client.hello["conversation"]
-    )
+    await client.say("Hello")
+    twin = Client(store.widget_key, shopper=client.shopper, conversation=client.conversation)
     assert await twin.connect()
-    group = f"conversation.{client.hello['conversation']}"
+    group = f"conversation.{client.conversation}"
     if get_channel_layer().__class__.__name__ == "InMemoryChannelLayer":
         publish.bind_loop(asyncio.get_running_loop())  # as the embedded server does
     try:
@@ -221,8 +231,8 @@ async def test_a_reply_is_queued_only_when_no_worker_holds_the_conversation(stor
     await sync_to_async(purge)()
     client = Client(store.widget_key)
     assert await client.connect()
-    conversation_id = client.hello["conversation"]
     await client.say("first")
+    conversation_id = client.conversation
     assert await sync_to_async(queued)() == 1
     # A worker is replying: it picks up later messages itself after releasing its lease.
     assert await sync_to_async(leases.acquire)(conversation_id, uuid.uuid4())
