@@ -241,7 +241,7 @@ CHAT_MESSAGES_PER_MINUTE_PER_ADDRESS = env.int("CHAT_MESSAGES_PER_MINUTE_PER_ADD
 CHAT_CONNECTS_PER_MINUTE_PER_ADDRESS = env.int("CHAT_CONNECTS_PER_MINUTE_PER_ADDRESS", default=60)
 CHAT_DAILY_REPLIES_PER_STORE = env.int("CHAT_DAILY_REPLIES_PER_STORE", default=5000)
 
-# --- Dashboard: a dialogue quiet this long gets its outcome (chatbot/dashboard/outcomes.py) ------
+# --- Dashboard: a dialogue quiet this long gets its outcome (chatbot/conversations/outcomes.py) ------
 CONVERSATION_INACTIVE_MINUTES = env.int("CONVERSATION_INACTIVE_MINUTES", default=30)
 CELERY_BEAT_SCHEDULE = {
     "close-inactive-conversations": {
