@@ -61,6 +61,19 @@ def _rss_bytes() -> int:
     return 0
 
 
+def read_bandwidth(nbytes: int, passes: int = 5) -> float:
+    """This machine's streaming-read rate (bytes/s, best of ``passes``) over a buffer of ``nbytes``,
+    read by all intra-op threads: what a decode step that reads every weight once cannot beat."""
+    buf = torch.ones(max(nbytes // 4, 1), dtype=torch.float32)
+    buf.sum()  # pages in
+    best = 0.0
+    for _ in range(passes):
+        t0 = time.perf_counter()
+        buf.sum()
+        best = max(best, buf.numel() * 4 / (time.perf_counter() - t0))
+    return best
+
+
 def _run_until_done(engine) -> None:
     while engine.step():
         pass
@@ -234,9 +247,20 @@ def run_bench(args) -> dict:
         "prompt_tok_s": mine["prompt_tok_s"],
         "engine": mine,
     }
+    per_token = mine["weight_bytes_read_per_token"]
+    bound_tok_s = read_bandwidth(per_token) / per_token  # batch 1: every weight read per token
+    result["bandwidth_bound"] = {
+        "read_gb_s": round(bound_tok_s * per_token / 1e9, 2),
+        "decode_tok_s_bs1": round(bound_tok_s, 1),
+    }
+    result["decode_bs1_fraction_of_bound"] = round(mine["decode_tok_s"] / bound_tok_s, 3)
     if args.concurrency:
         levels = [int(c) for c in args.concurrency.split(",") if c]
         result.update(bench_concurrency(engine, levels, args.shared_prefix, args.reply_tokens))
+        for row in result["concurrency"]:  # c sequences share each step's weight reads
+            row["fraction_of_bound"] = round(
+                row["aggregate_decode_tok_s"] / (row["concurrency"] * bound_tok_s), 3
+            )
     engine.shutdown()
     short = tok.encode_chat([{"role": "user", "content": "Tell me about your return policy."}])
     long_ids = tok.encode(store_prompt(tok, args.prompt_tokens, salt=" (baseline)"))[
@@ -272,4 +296,8 @@ def run_bench(args) -> dict:
         result["int4_quality"] = measure(args.model, args.quality_group_size)
     if "decode_tok_s" in baselines.get("llama_cpp", {}):
         result["llama_cpp_decode_tok_s_bs1"] = baselines["llama_cpp"]["decode_tok_s"]
+        # The same GGUF file: about the same bytes read per token.
+        baselines["llama_cpp"]["decode_bs1_fraction_of_bound"] = round(
+            baselines["llama_cpp"]["decode_tok_s"] / bound_tok_s, 3
+        )
     return result

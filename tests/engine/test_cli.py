@@ -67,3 +67,12 @@ def test_bench_json_reports_decode_rate_and_bandwidth():
     assert engine["achieved_bandwidth_gb_s"] == pytest.approx(
         engine["weight_bytes_read_per_token"] * engine["decode_tok_s"] / 1e9, rel=0.05
     )
+    # The bound is measured in the same run: this machine's read rate over the weights' size.
+    bound = result["bandwidth_bound"]
+    assert bound["read_gb_s"] > 0
+    assert bound["decode_tok_s_bs1"] == pytest.approx(
+        bound["read_gb_s"] * 1e9 / engine["weight_bytes_read_per_token"], rel=0.01
+    )
+    assert result["decode_bs1_fraction_of_bound"] == pytest.approx(
+        engine["decode_tok_s"] / bound["decode_tok_s_bs1"], rel=0.01
+    )
