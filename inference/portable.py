@@ -12,6 +12,7 @@ on the weight tensor: one byte per weight, where a float32 copy would take four.
 
 from __future__ import annotations
 
+import threading
 from typing import NamedTuple
 
 import torch
@@ -97,19 +98,31 @@ def _two_digits(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return xq.view(m, k), g.sum(-1)
 
 
-# Weights are dequantized this many at a time (4 MB of float32): a whole large matrix (a 49k-token
-# output head) would be fresh pages from the OS on every call, several times slower to fill.
+# Weights are dequantized at most this many at a time (4 MB of float32), into a buffer kept per
+# thread: fresh pages from the OS for each call (a 49k-token output head is 113 MB) cost more than
+# the arithmetic, and each chunk is a few parallel regions, which stall on a busy machine.
 _CHUNK = 1 << 20
+_scratch = threading.local()
+
+
+def _buffer(numel: int) -> torch.Tensor:
+    buf = getattr(_scratch, "buf", None)
+    if buf is None or buf.numel() < numel:
+        buf = _scratch.buf = torch.empty(numel)
+    return buf[:numel]
 
 
 def _matmul(x, xs, w: _Codes, bias, out) -> None:
     """out = x @ (codes * scales).T (+ xs @ mins) (+ bias); xs: x's sums per group."""
     n, k = w.codes.shape
-    rows = max(1, _CHUNK // k)
+    rows = min(n, max(1, _CHUNK // k))
+    buf = _buffer(rows * k)
     y = x.new_empty(x.shape[0], n)
     for r in range(0, n, rows):
-        dense = w.codes[r : r + rows].to(torch.float32).view(-1, k // w.group, w.group)
-        torch.mm(x, dense.mul_(w.scales[r : r + rows]).view(-1, k).T, out=y[:, r : r + rows])
+        codes = w.codes[r : r + rows]
+        dense = buf[: codes.numel()].view(-1, k // w.group, w.group)
+        dense.copy_(codes.view(-1, k // w.group, w.group)).mul_(w.scales[r : r + rows])
+        torch.mm(x, dense.view(-1, k).T, out=y[:, r : r + rows])
     if w.mins_t is not None:
         y.addmm_(xs, w.mins_t)
     if bias is not None:
