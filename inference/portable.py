@@ -98,9 +98,9 @@ def _two_digits(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return xq.view(m, k), g.sum(-1)
 
 
-# Weights are dequantized at most this many at a time (4 MB of float32), into a buffer kept per
-# thread: fresh pages from the OS for each call (a 49k-token output head is 113 MB) cost more than
-# the arithmetic, and each chunk is a few parallel regions, which stall on a busy machine.
+# Weights are dequantized at most this many at a time (4 MB of float32, read back by the matmul
+# while still in cache), into a buffer kept per thread: fresh pages from the OS on every call (a
+# 49k-token output head is 113 MB) cost more than the arithmetic.
 _CHUNK = 1 << 20
 _scratch = threading.local()
 

@@ -193,6 +193,25 @@ def test_rope_store_kv_and_paged_attention(h, hkv, d):
     torch.testing.assert_close(out_p, out_c, rtol=1e-5, atol=1e-5)
 
 
+@needs_native
+def test_a_decode_step_of_sequences_sharing_a_prefix_attends_as_the_c_kernel_does():
+    """One token per sequence: three sequences whose first two blocks are the same cached
+    prompt, of different lengths, with block tables padded by zeros as the model runner pads."""
+    h, hkv, d, bs, blocks = 9, 3, 64, 16, 20
+    g = _gen(11)
+    k_cache, v_cache = _caches(blocks, bs, hkv, d)
+    k_cache.copy_(torch.randn(k_cache.shape, generator=g))
+    v_cache.copy_(torch.randn(v_cache.shape, generator=g))
+    tables = torch.tensor([[7, 3, 12, 5], [7, 3, 0, 0], [7, 3, 9, 0]], dtype=torch.int32)
+    ctx = torch.tensor([61, 33, 40], dtype=torch.int32)
+    q = torch.randn(3, h, d, generator=g)
+    seq = torch.arange(3, dtype=torch.int32)
+    want, got = torch.empty(3, h, d), torch.empty(3, h, d)
+    native.paged_attention(q, k_cache, v_cache, tables, seq, ctx, d**-0.5, want)
+    portable.paged_attention(q, k_cache, v_cache, tables, seq, ctx, d**-0.5, got)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
 def _choose(env: dict) -> subprocess.CompletedProcess:
     code = "from inference import cpu_kernels; print(cpu_kernels.name())"
     return subprocess.run(
