@@ -38,7 +38,12 @@ print(json.dumps({
 def test_web_worker_and_commands_import_no_transformers():
     env = {**os.environ, "PARLEY_DEV": "1"}
     done = subprocess.run(  # noqa: S603 - the running interpreter on a fixed probe
-        [sys.executable, "-c", PROBE], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-c", PROBE],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
