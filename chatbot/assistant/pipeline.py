@@ -294,8 +294,13 @@ def plan(conversation: Conversation, pending: list[Message]) -> Plan:
     own_vector = embeddings.encode([text])[0]
     vector = own_vector if query == text else embeddings.encode([query])[0]
     match = intents.classify(own_vector)
-    if match.intent is None and query != text:  # "and how long does it take?": the topic before
-        match = intents.classify(vector)
+    if query != text:
+        # A short follow-up is read with the question before it ("and for express?"), unless its
+        # own words name a topic the articles answer ("and when do I get the money back?").
+        if match.intent is not None and _part(index, text, text, own_vector, match).answerable:
+            query, vector = text, own_vector
+        elif match.intent is None:
+            match = intents.classify(vector)
 
     last = _last_bot_trace(conversation, pending[0].pk)
     numbers = intents.order_numbers(written)

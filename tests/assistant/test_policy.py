@@ -143,6 +143,20 @@ def test_each_question_of_a_message_is_answered_from_its_own_article(chat):
     assert "help article" not in reply.fixed_text
 
 
+@pytest.mark.parametrize(
+    ("follow_up", "heading"),
+    [
+        ("and for a small order, how much?", "Delivery costs"),
+        ("and can I send it back?", "Returns"),
+    ],
+)
+def test_a_short_follow_up_keeps_the_topic_unless_it_names_its_own(chat, follow_up, heading):
+    answered(chat, "How long does delivery take?")
+    planned = pipeline.plan(chat, [shopper_says(chat, follow_up)])
+    assert planned.decision.route == "answer"
+    assert heading in planned.hits[0].entry.label, [h.entry.label for h in planned.hits]
+
+
 def test_questions_one_passage_answers_are_answered_once(chat):
     route, _, reply = decide(chat, "How much is knife sharpening? And where do I drop the knives?")
     assert route == "answer"
