@@ -256,16 +256,17 @@ void rope_store_kv(const float *qkv, int64_t T, int64_t H, int64_t Hkv, int64_t 
 /* ---- paged attention ------------------------------------------------------------------------
  * Query token t (heads [H, D] in q) attends to the first ctx[t] positions of sequence seq[t],
  * whose cache blocks are block_tables[seq[t], :]. Causal masking is ctx[t] = position + 1.
- * A task is one kv head for up to QG consecutive query tokens, walked in lockstep over key
- * positions: tokens of one prompt chunk, or sequences sharing a system prompt, read the same
- * cache blocks, so each block comes from memory once per task rather than once per token.
+ * A task is one kv head for up to QG consecutive query tokens (fewer when there are too few
+ * tasks for the threads), walked in lockstep over key positions: tokens of one prompt chunk, or
+ * sequences sharing a system prompt, read the same cache blocks, so each block comes from memory
+ * once per task rather than once per token.
  * Per token the arithmetic is that of the token alone: scores of up to 16 keys of one block at
  * a time (one vector per dimension of K^T), online softmax in key order. */
 #define QG 8
 
 typedef struct {
     const float *q, *kc, *vc;
-    int64_t T, H, Hkv, D, bs, bt_stride;
+    int64_t T, H, Hkv, D, bs, bt_stride, qg;
     const int32_t *block_tables, *seq, *ctx;
     float scale;
     float *out;
@@ -286,7 +287,7 @@ attend_chunk_k(const int G, const int ND, const AttnArgs *a, QueryState *st, int
     const __mmask16 valid = (__mmask16)((1u << n) - 1u);
     const float *kt = a->kc + (block * Hkv + kvh) * D * bs + off;
     const float *vb = a->vc + ((block * bs + off) * Hkv + kvh) * D;
-    __m512 s0[G], s1[G]; /* two chains per head: even and odd dimensions */
+    __m512 s0[8], s1[8]; /* even and odd dimensions per head; fixed sizes (G <= 8) stay in registers */
     _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) s0[g] = s1[g] = _mm512_setzero_ps();
     for (int64_t d = 0; d < D; d += 2) {
         __m512 k0 = _mm512_maskz_loadu_ps(valid, kt + d * bs);
@@ -296,7 +297,7 @@ attend_chunk_k(const int G, const int ND, const AttnArgs *a, QueryState *st, int
             s1[g] = _mm512_fmadd_ps(_mm512_set1_ps(st->qs[g * D + d + 1]), k1, s1[g]);
         }
     }
-    __m512 scores[G];
+    __m512 scores[8];
     _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) scores[g] = _mm512_add_ps(s0[g], s1[g]);
     for (int g = 0; g < G; g++) {
         __m512 sv = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), valid, scores[g]);
@@ -358,8 +359,8 @@ static void attention_task(void *args, int64_t task) {
     const AttnArgs *a = args;
     const int64_t H = a->H, Hkv = a->Hkv, D = a->D, bs = a->bs;
     const int64_t group = H / Hkv, nd = D / 16;
-    const int64_t kvh = task % Hkv, t0 = task / Hkv * QG;
-    const int64_t nq = a->T - t0 < QG ? a->T - t0 : QG;
+    const int64_t qg = a->qg, kvh = task % Hkv, t0 = task / Hkv * qg;
+    const int64_t nq = a->T - t0 < qg ? a->T - t0 : qg;
     __m512 acc_mem[QG * group * nd];
     float qs_mem[QG * group * D], mx_mem[QG * group], sum_mem[QG * group];
     QueryState st[QG];
@@ -400,8 +401,11 @@ void paged_attention(const float *q, int64_t T, int64_t H, int64_t Hkv, int64_t 
                      const float *kc, const float *vc, int64_t bs, const int32_t *block_tables,
                      int64_t bt_stride, const int32_t *seq, const int32_t *ctx, float scale,
                      float *out) {
-    AttnArgs a = {q, kc, vc, T, H, Hkv, D, bs, bt_stride, block_tables, seq, ctx, scale, out};
-    int64_t tasks = (T + QG - 1) / QG * Hkv;
+    /* fewer tokens per task while there are too few tasks to keep every thread busy */
+    int64_t qg = QG;
+    while (qg > 1 && (T + qg - 1) / qg * Hkv < 4 * n_threads) qg /= 2;
+    AttnArgs a = {q, kc, vc, T, H, Hkv, D, bs, bt_stride, qg, block_tables, seq, ctx, scale, out};
+    int64_t tasks = (T + qg - 1) / qg * Hkv;
     if (T > 1 || ctx[0] > 256) {
         pool_run(tasks, attention_task, &a);
     } else {

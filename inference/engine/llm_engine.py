@@ -18,7 +18,7 @@ from collections import deque
 
 import torch
 
-from inference import cpu_kernels
+from inference import cpu_kernels, native
 from inference.config import EngineConfig
 from inference.detokenizer import IncrementalDetokenizer
 from inference.engine.block_manager import BlockManager
@@ -45,8 +45,12 @@ class LLMEngine:
         self.config = config or EngineConfig()
         threads = self.config.num_threads or torch.get_num_threads()
         torch.set_num_threads(threads)
+        # On the C kernels torch does only small bookkeeping in a step; its OpenMP workers, once
+        # woken, spin for about a millisecond and take cores from the kernels' own thread pool.
+        self._serial_torch = False
         if not model.backend.triton:
             cpu_kernels.ops().set_num_threads(threads)  # picks the CPU kernels
+            self._serial_torch = cpu_kernels.ops() is native
         self.model = model
         self.tokenizer = tokenizer
         self.model_name = model_name or model.config.name
@@ -192,8 +196,14 @@ class LLMEngine:
         if not batch:
             return False
         t0 = time.perf_counter()
-        logits, sampled = self.runner.run(batch)
-        tokens = sample(logits, sampled) if sampled else []
+        threads = torch.get_num_threads()
+        if self._serial_torch:
+            torch.set_num_threads(1)
+        try:
+            logits, sampled = self.runner.run(batch)
+            tokens = sample(logits, sampled) if sampled else []
+        finally:
+            torch.set_num_threads(threads)
         now = time.perf_counter()
         elapsed = now - t0
         self.steps_total += 1
