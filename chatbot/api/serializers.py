@@ -54,6 +54,10 @@ class CloseSerializer(serializers.Serializer):
         default="resolved",
         help_text="resolved (by the bot, or by staff if it was ever escalated), resolved_bot, "
         "resolved_staff or abandoned; refused where the conversation's history contradicts it.",
+        # The reason names the choices, never echoes the input (which may not even be encodable).
+        error_messages={
+            "invalid_choice": "must be one of: " + ", ".join(str(o) for o in outcomes.CLOSE_AS)
+        },
     )
     csat = serializers.IntegerField(required=False, min_value=1, max_value=5, allow_null=True)
 
