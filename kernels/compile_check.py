@@ -125,7 +125,7 @@ def targets() -> list[tuple[str, object, dict, dict]]:
                 f"paged_decode splits={splits} group={group}",
                 paged_attention._paged_decode_kernel,
                 _attention_args(splits, group),
-                {},
+                {"num_stages": paged_attention.PAGED_DECODE_STAGES},
             )
         )
     merge = {"po_ptr": P_F32, "plse_ptr": P_F32, "len_ptr": P_I32, "out_ptr": P_BF16}

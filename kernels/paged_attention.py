@@ -24,6 +24,10 @@ import triton.language as tl
 
 from kernels.runtime import dot_in_f32, next_pow2, num_sms
 
+# Two pipeline stages: with three, the kernel spills registers at 8 splits, group 4 under Triton 3.7
+# (torch 2.13's), and decode attention streams the cache once, so a deeper pipeline buys nothing.
+PAGED_DECODE_STAGES = 2
+
 
 def paged_decode_attention_reference(
     q: torch.Tensor,
@@ -119,6 +123,7 @@ def paged_decode_attention(
         BLOCK_H=max(16, next_pow2(group)),
         BLOCK_D=next_pow2(head_dim),
         DOT_F32=dot_in_f32(q.dtype),
+        num_stages=PAGED_DECODE_STAGES,
     )
     if splits > 1:
         _merge_partitions_kernel[(batch, q_heads)](
