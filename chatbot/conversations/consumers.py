@@ -65,8 +65,18 @@ def _open(key: str, origin: str, shopper: str, conversation: int | None, query: 
 
 
 @database_sync_to_async
-def _start(store, shopper: str, customer_id: str):
-    return services.open_conversation(store, shopper, None, customer_id)
+def _start(store, shopper: str, customer_id: str, request: protocol.ShopperMessage):
+    """The conversation and its first message together: a refused message creates neither."""
+    return services.start_conversation(
+        store, shopper, customer_id, request.client_msg_id, request.text
+    )
+
+
+@database_sync_to_async
+def _after_start(conversation, message, created: bool, request: protocol.ShopperMessage):
+    if created:
+        services.after_shopper_message(conversation, request.text)
+    services.request_reply(conversation.pk)
 
 
 @database_sync_to_async
@@ -246,10 +256,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
             )
             return
         if self.conversation is None:
-            self.conversation = await _start(self.store, self.shopper, self.customer_id)
-            await self.channel_layer.group_add(self.conversation.group_name, self.channel_name)
-            await self._send({"type": "started", "conversation": self.conversation.pk})
-        message, created = await _receive(self.conversation, request)
+            conversation, message, created = await _start(
+                self.store, self.shopper, self.customer_id, request
+            )
+            self.conversation = conversation
+            await self.channel_layer.group_add(conversation.group_name, self.channel_name)
+            await self._send({"type": "started", "conversation": conversation.pk})
+            await _after_start(conversation, message, created, request)
+        else:
+            message, created = await _receive(self.conversation, request)
         if created:
             SHOPPER_MESSAGES.inc()
         await self._send(

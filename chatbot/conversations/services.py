@@ -54,10 +54,38 @@ def open_conversation(
     )
 
 
+def start_conversation(
+    store: Store, shopper_id: str, verified_identity: str, client_msg_id: str, text: str
+) -> tuple[Conversation, Message, bool]:
+    """A shopper's first message: `open_conversation` and `store_shopper_message` in one
+    transaction, so a message the database refuses leaves no conversation behind (and no webhook).
+    Returns (conversation, message, created); the caller runs `after_shopper_message` when it has
+    joined the conversation's group, so a note the hook publishes reaches the shopper."""
+    with transaction.atomic():
+        conversation = open_conversation(store, shopper_id, None, verified_identity)
+        message, created = store_shopper_message(conversation, client_msg_id, text)
+    return conversation, message, created
+
+
 def receive_shopper_message(
     conversation: Conversation, client_msg_id: str, text: str
 ) -> tuple[Message, bool]:
     """Store the message once per client id; returns (message, created). A resend gets the original."""
+    message, created = store_shopper_message(conversation, client_msg_id, text)
+    if created:
+        after_shopper_message(conversation, text)
+    return message, created
+
+
+def after_shopper_message(conversation: Conversation, text: str) -> None:
+    # Before a reply is queued: a shopper asking for a person is not answered by the bot.
+    outcomes.after_shopper_message(conversation.pk, text)
+
+
+def store_shopper_message(
+    conversation: Conversation, client_msg_id: str, text: str
+) -> tuple[Message, bool]:
+    """`receive_shopper_message` without its hook: (message, created)."""
     with transaction.atomic():
         existing = conversation.messages.filter(client_msg_id=client_msg_id).first()
         if existing is not None:
@@ -78,8 +106,6 @@ def receive_shopper_message(
         ours.filter(state__in=[Conversation.State.RESOLVED, Conversation.State.ABANDONED]).update(
             state=Conversation.State.BOT
         )
-    # Before a reply is queued: a shopper asking for a person is not answered by the bot.
-    outcomes.after_shopper_message(conversation.pk, text)
     return message, True
 
 

@@ -1,20 +1,20 @@
 """The database refuses a write: the shopper is told, nothing is half-stored, and resending the same
 message (same client_msg_id, as the widget does) stores it exactly once."""
 
-import time
-
 import pytest
 from asgiref.sync import sync_to_async
 from live_chat import LiveChat
 from playwright.sync_api import expect
 from refusals import refused_inserts
 from socket_client import Client
+from widget_page import open_staffed_conversation
 
 from chatbot.conversations.models import Conversation, Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 count_messages = sync_to_async(lambda: Message.objects.count())
+count_conversations = sync_to_async(lambda: Conversation.objects.count())
 
 
 async def test_a_refused_shopper_message_gets_an_error_and_its_resend_is_stored_once(store, caplog):
@@ -35,16 +35,22 @@ async def test_a_refused_shopper_message_gets_an_error_and_its_resend_is_stored_
         assert failed["client_msg_id"] == "m-1" and failed["retry_after"] > 0
         assert failed["message"]
     assert await count_messages() == 0
+    assert await count_conversations() == 0, "a refused first message starts no conversation"
     assert "insert refused" in caplog.text  # the cause is in the log, not in the frame
     assert "insert refused" not in error["message"]
 
     await client.send(frame)
+    started = await client.receive()  # the stored first message starts the conversation
+    assert started["type"] == "started", started
     ack = await client.receive()
     await client.send(frame)
     duplicate = await client.receive()
     assert (ack["type"], ack["duplicate"]) == ("ack", False)
     assert (duplicate["message_id"], duplicate["duplicate"]) == (ack["message_id"], True)
     assert await count_messages() == 1
+    stored = await sync_to_async(Message.objects.get)(pk=ack["message_id"])
+    assert stored.conversation_id == started["conversation"]
+    assert await count_conversations() == 1
     await client.close()
 
 
@@ -78,13 +84,8 @@ def test_the_widget_resends_a_refused_message_by_itself(browser, live_stack, dem
     demo_store.save()
     page = browser.new_page()
     page.goto(f"{live_stack.base_url}/")
-    page.locator("#parley-chat .launcher").click()  # opens the conversation
-    deadline = time.monotonic() + 15
-    while not Conversation.objects.filter(store=demo_store).exists():
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
     # Staff answer this one: the test is about storing the shopper's message, not the model.
-    Conversation.objects.filter(store=demo_store).update(state=Conversation.State.HUMAN)
+    conversation = open_staffed_conversation(page, demo_store)
     with refused_inserts("conversations_message"):
         page.locator("#parley-chat textarea").fill("Do you ship to Norway?")
         page.locator("#parley-chat textarea").press("Enter")
@@ -92,4 +93,5 @@ def test_the_widget_resends_a_refused_message_by_itself(browser, live_stack, dem
         expect(page.locator("#parley-chat .msg.shopper.sending")).to_have_count(1)
     expect(page.locator("#parley-chat .msg.shopper.sending")).to_have_count(0, timeout=15_000)
     assert list(Message.objects.values_list("text", flat=True)) == ["Do you ship to Norway?"]
+    assert Message.objects.get().conversation_id == conversation.pk
     page.close()

@@ -5,13 +5,13 @@ no element is injected.
 Bot replies are published exactly as a reply worker publishes them (typing, deltas, done, and the
 stored message), since no model can be made to write a given payload on demand."""
 
-import time
 import uuid
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 from playwright.sync_api import expect
+from widget_page import open_staffed_conversation
 
 from chatbot.conversations import publish
 from chatbot.conversations.models import Conversation, Message
@@ -70,14 +70,6 @@ def publish_reply(conversation: Conversation, text: str) -> Message:
     return message
 
 
-def wait_for(find, timeout: float = 15):
-    deadline = time.monotonic() + timeout
-    while not (found := find()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-    return found
-
-
 def shown_texts(page, selector: str) -> list[str]:
     return page.locator(selector).evaluate_all("nodes => nodes.map(n => n.textContent.trim())")
 
@@ -88,10 +80,8 @@ def test_the_widget_shows_hostile_text_as_text(browser, live_stack, demo_store):
     context = browser.new_context()
     shop = Watched(context)
     shop.page.goto(f"{live_stack.base_url}/")
-    shop.page.locator(f"{WIDGET} .launcher").click()  # opening the widget opens its conversation
-    conversation = wait_for(lambda: Conversation.objects.filter(store=demo_store).first())
     # A person answers it, so no model reply interleaves with the bot replies published below.
-    Conversation.objects.filter(pk=conversation.pk).update(state=Conversation.State.HUMAN)
+    conversation = open_staffed_conversation(shop.page, demo_store)
     shop.page.locator(f"{WIDGET} textarea").fill(SHOPPER)
     shop.page.locator(f"{WIDGET} textarea").press("Enter")
     expect(shop.page.locator(f"{WIDGET} .msg.shopper")).not_to_have_class(
