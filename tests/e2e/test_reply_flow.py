@@ -7,6 +7,7 @@ import pytest
 from live_chat import LiveChat
 
 from chatbot.conversations.models import Conversation, Message
+from chatbot.knowledge.models import Article
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -71,16 +72,28 @@ def test_a_reply_is_streamed_in_order_and_stored_as_streamed(live_stack, live_st
     chat.close()
 
 
+# What the shopper asks in the test below, so that the bot answers rather than hands over: a store
+# without articles can only hand such questions to a person (README, "What a shopper may read").
+BOOTS = """## Rain boots
+We sell two rain boots: the Harbor Wellington, a tall boot of natural rubber, and the Pine Chelsea, \
+an ankle boot. Both boots are fully waterproof, with sealed seams. They come in EU sizes 36 to 47.
+"""
+
+
 def test_messages_sent_during_a_reply_are_answered_next_in_order(live_stack, live_store):
+    Article.objects.create(store=live_store, title="Rain boots", body=BOOTS)
     chat = LiveChat(live_stack, live_store)
     chat.say("What boots do you sell?")
-    first = chat.until(lambda f: f["type"] == "delta")
+    # Sentences are shown once checked, after the model has written them: the reply is under way
+    # from its typing frame on, while its text comes at the end.
+    first = chat.until(lambda f: f["type"] == "typing")
     chat.say("Are they waterproof?")
     chat.say("And what sizes?")
     first += chat.until_done()
     state = Conversation.objects.get(pk=chat.conversation).state
     assert state == "bot", f"the first reply handed over: {first[-1]['text']!r}"
     second = chat.until_done()
+    assert Conversation.objects.get(pk=chat.conversation).state == "bot", second[-1]["text"]
     first_done = check_stream(first)
     second_done = check_stream(second)
     # One reply at a time: nothing of the second reply arrived before the first was done.
