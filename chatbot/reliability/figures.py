@@ -20,6 +20,7 @@ class Figures:
     connect_s: float
     sent: int
     replies_received: int
+    handed_over: int
     lost_messages: int
     errors: int
     ttft_p50_ms: float | None
@@ -77,6 +78,7 @@ def summarize(tally: Tally, *, shoppers: int, active: int, duration: float, conn
         connect_s=round(connect_s, 2),
         sent=tally.sent,
         replies_received=tally.replies,
+        handed_over=tally.handed_over,
         lost_messages=lost_messages(tally.acked),
         errors=sum(tally.errors.values()),
         ttft_p50_ms=ms(percentile(tally.ttfts, 0.50)),

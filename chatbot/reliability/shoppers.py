@@ -1,7 +1,8 @@
 """Simulated shoppers: real WebSocket clients speaking the chat protocol, as the widget does.
 
 Every shopper connects and waits; the active ones chat: send a message, wait for its ack and the
-reply's `done`, think briefly, send again, until the run's time is up. What they saw is tallied for
+reply's `done`, think briefly, send again, until the run's time is up or the bot hands their
+conversation to a person (its system note arrives; a person answers next). What they saw is tallied for
 the figures (chatbot/reliability/figures.py).
 """
 
@@ -35,6 +36,7 @@ class Tally:
     sent: int = 0
     replies: int = 0
     connected: int = 0
+    handed_over: int = 0  # shoppers whose conversation the bot passed to a person
     errors: Counter = field(default_factory=Counter)
     # message id -> (conversation id, client_msg_id) of every acknowledged message
     acked: dict[int, tuple[int, str]] = field(default_factory=dict)
@@ -114,7 +116,7 @@ class Shopper:
             self.tally.errors["chat:closed"] += 1
             return False
         self.tally.sent += 1
-        acked = done = False
+        acked = done = handed_over = False
         first_token = None
         while not (acked and done):
             try:
@@ -135,6 +137,8 @@ class Shopper:
                 self.tally.acked[got["message_id"]] = (self.conversation, client_msg_id)
             elif kind == "delta" and first_token is None:
                 first_token = time.monotonic() - sent_at
+            elif kind == "message" and got["message"]["role"] == "system":
+                handed_over = True  # the bot passed the conversation on: a person answers next
             elif kind == "done":
                 done = True
                 self.tally.replies += 1
@@ -142,6 +146,11 @@ class Shopper:
             elif kind == "error":  # counted; the next message's reply covers this one too
                 self.tally.errors[f"frame:{got.get('code')}"] += 1
                 return True
+        if handed_over:
+            # The bot will not answer this conversation again, so more messages would only wait
+            # for staff: this shopper stops (counted) rather than be counted as losing them.
+            self.tally.handed_over += 1
+            return False
         return True
 
     async def close(self) -> None:

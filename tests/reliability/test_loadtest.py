@@ -78,6 +78,7 @@ def test_a_small_run_against_the_running_product_loses_nothing(live_stack, setti
     figures = json.loads(out.getvalue())
     assert figures["connected"] == 6 and figures["sent"] >= 2
     assert figures["replies_received"] == figures["sent"]
+    assert 0 <= figures["handed_over"] <= 2  # a handed-over shopper stops: its reply was the last
     assert (figures["lost_messages"], figures["errors"]) == (0, 0)
     assert 0 < figures["ttft_p50_ms"] <= figures["ttft_p95_ms"]
     assert not Store.objects.exists()  # it cleaned up after itself

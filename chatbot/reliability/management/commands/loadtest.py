@@ -107,7 +107,7 @@ class Command(BaseCommand):
                 child.stop()
         result = result.with_server_errors({child.name: child.errors_logged() for child in started})
         if options["json"]:
-            keys = ("sent", "replies_received", "lost_messages", "errors")
+            keys = ("sent", "replies_received", "handed_over", "lost_messages", "errors")
             keys += ("ttft_p50_ms", "ttft_p95_ms", "shoppers", "active", "connected", "duration_s")
             keys += ("connect_s", "error_kinds")
             self.stdout.write(json.dumps({key: result.as_dict()[key] for key in keys}))
