@@ -22,6 +22,10 @@ class Socket:
         connected, _ = await self.ws.connect(timeout=5)
         if connected:
             self.first = await self.receive()
+        else:
+            # End the refused consumer: left running, its channel-layer receive could hold up the
+            # event loop's teardown (seen as a hang after test_tenant_isolation's refused sockets).
+            await self.ws.disconnect()
         return connected
 
     async def send(self, frame: dict) -> None:
