@@ -9,6 +9,8 @@ a question no article covers, an article's label, an order's fields).
 import functools
 import re
 
+from chatbot.knowledge import passages
+
 GREETING = "Hello! How can I help you today?"
 THANKS = "You're welcome! Is there anything else I can help you with?"
 DISMISS = "No problem. Is there anything else I can help you with?"
@@ -66,13 +68,9 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(¿¡])")
 
 
 def sentences(text: str) -> list[str]:
-    """The sentences of a reply as a shopper reads them (lines, then sentence ends)."""
-    out: list[str] = []
-    for line in text.splitlines():
-        line = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", line).strip()
-        if line:
-            out.extend(part.strip() for part in SENTENCE_END.split(line) if part.strip())
-    return out
+    """The sentences of a reply as a shopper reads them (lines, then sentence ends; a reply's
+    sentence may also open with ¿ or ¡)."""
+    return passages.sentences(text, SENTENCE_END)
 
 
 def _pattern(template: str) -> re.Pattern:

@@ -91,11 +91,12 @@ def split_article(title: str, body: str, limit: int = MAX_PASSAGE_CHARS) -> list
     ]
 
 
-def sentences(text: str) -> list[str]:
-    """Sentences and list items of a passage, for quoting the part that answers a question."""
+def sentences(text: str, end: re.Pattern = SENTENCE_END) -> list[str]:
+    """Sentences and list items of a passage, for quoting the part that answers a question;
+    ``end`` is where a line splits into sentences."""
     out: list[str] = []
     for line in text.splitlines():
         line = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", line).strip()
         if line:
-            out.extend(part.strip() for part in SENTENCE_END.split(line) if part.strip())
+            out.extend(part.strip() for part in end.split(line) if part.strip())
     return out
