@@ -20,6 +20,7 @@ from inference.engine.llm_engine import LLMEngine
 from inference.engine.model_runner import ModelRunner
 from inference.formats.hf import load_hf
 from inference.formats.int4_quantize import quantize_int4
+from inference.int4 import Int4Weight, pack_codes
 from inference.loader import build_model
 from inference.q8 import Q8Weight
 from inference.tokenizer import Tokenizer
@@ -213,3 +214,21 @@ def our_greedy(model, prompt: list[int], steps: int) -> tuple[torch.Tensor, list
         step = model(torch.tensor(ids[-1:]), context(len(ids) - 1, 1, torch.tensor([0])))
         ids.append(int(step[0].argmax()))
     return logits, ids[len(prompt) :]
+
+
+def random_int4(n: int, k: int, group: int = 32, seed: int = 0, f16: bool = True) -> Int4Weight:
+    """Random int4 codes with small scales and mins (rounded through fp16 unless ``f16=False``)."""
+    g = torch.Generator().manual_seed(seed)
+    codes = torch.randint(0, 16, (n, k), generator=g, dtype=torch.uint8)
+    scales = torch.rand(n, k // group, generator=g) * 0.02
+    mins = -torch.rand(n, k // group, generator=g) * 0.1
+    if f16:
+        scales, mins = scales.half().float(), mins.half().float()
+    return Int4Weight(pack_codes(codes), scales, mins, group)
+
+
+def random_q8(n: int, k: int, seed: int = 0, low: int = -127) -> Q8Weight:
+    """Random Q8_0 codes in [low, 127] with fp16 block scales."""
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randint(low, 128, (n, k), generator=g, dtype=torch.int8)
+    return Q8Weight(q, (torch.rand(n, k // 32, generator=g) * 0.01).half())

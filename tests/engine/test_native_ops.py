@@ -7,36 +7,19 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tiny_models import random_int4, random_q8
 
 from inference import native
 from inference.formats.int4_quantize import quantize_int4
-from inference.int4 import Int4Weight, pack_codes
 from inference.layers.linear import Linear, exact_activations
 from inference.q8 import Q8Weight
 
-
-def _int4(n, k, group=32, seed=0, f16=True) -> Int4Weight:
-    g = torch.Generator().manual_seed(seed)
-    codes = torch.randint(0, 16, (n, k), generator=g, dtype=torch.uint8)
-    scales = torch.rand(n, k // group, generator=g) * 0.02
-    mins = -torch.rand(n, k // group, generator=g) * 0.1
-    if f16:
-        scales, mins = scales.half().float(), mins.half().float()
-    return Int4Weight(pack_codes(codes), scales, mins, group)
-
-
-def _q8(n, k, seed=0) -> Q8Weight:
-    g = torch.Generator().manual_seed(seed)
-    q = torch.randint(-127, 128, (n, k), generator=g, dtype=torch.int8)
-    return Q8Weight(q, (torch.rand(n, k // 32, generator=g) * 0.01).half())
-
-
 WEIGHTS = {
-    "q4 f16 scales": lambda n, k: _int4(n, k),
-    "q4 f32 scales": lambda n, k: _int4(n, k, f16=False),
-    "q4 group 64": lambda n, k: _int4(n, k, group=64),
-    "q4 group 128": lambda n, k: _int4(n, k, group=128),
-    "q8": lambda n, k: _q8(n, k),
+    "q4 f16 scales": lambda n, k: random_int4(n, k),
+    "q4 f32 scales": lambda n, k: random_int4(n, k, f16=False),
+    "q4 group 64": lambda n, k: random_int4(n, k, group=64),
+    "q4 group 128": lambda n, k: random_int4(n, k, group=128),
+    "q8": lambda n, k: random_q8(n, k),
     "f32": lambda n, k: torch.randn(n, k, generator=torch.Generator().manual_seed(0)),
 }
 
@@ -90,7 +73,7 @@ def test_linear_matches_reference(kind, m, k):
 
 
 def test_two_digit_activations_stay_close_to_float32():
-    w = _int4(64, 576)
+    w = random_int4(64, 576)
     x = torch.randn(4, 576)
     x[:, 7] = 40.0  # an outlier channel, as real activations have
     ref = x.double() @ w.dequantize().double().T
@@ -100,7 +83,7 @@ def test_two_digit_activations_stay_close_to_float32():
 
 @pytest.mark.parametrize("exact", [False, True])
 def test_fused_linear_of_mixed_kinds_writes_each_part_in_place(exact):
-    parts = [_int4(24, 64), _q8(8, 64), torch.randn(16, 64), _int4(8, 64, seed=3)]
+    parts = [random_int4(24, 64), random_q8(8, 64), torch.randn(16, 64), random_int4(8, 64, seed=3)]
     biases = [None, torch.randn(8), None, torch.randn(8)]
     x = torch.randn(3, 64)
     with exact_activations(exact):
@@ -111,10 +94,10 @@ def test_fused_linear_of_mixed_kinds_writes_each_part_in_place(exact):
 
 
 def test_int4_weights_keep_exact_f16_scales_compact():
-    assert Linear(_int4(32, 64)).parts[0][1].scales.dtype == torch.float16
+    assert Linear(random_int4(32, 64)).parts[0][1].scales.dtype == torch.float16
     assert Linear(quantize_int4(torch.randn(32, 64))).parts[0][1].scales.dtype == torch.float32
     with exact_activations():
-        assert Linear(_int4(32, 64)).parts[0][1].sm.dtype == torch.float16
+        assert Linear(random_int4(32, 64)).parts[0][1].sm.dtype == torch.float16
 
 
 @settings(max_examples=40, deadline=None)

@@ -7,11 +7,10 @@ import sys
 
 import pytest
 import torch
+from tiny_models import random_int4, random_q8
 
 from inference import cpu_kernels, native, portable
-from inference.int4 import Int4Weight, pack_codes
 from inference.layers.linear import Linear, exact_activations
-from inference.q8 import Q8Weight
 
 needs_native = pytest.mark.skipif(
     not cpu_kernels.NATIVE_FLAGS <= cpu_kernels.cpu_flags(),
@@ -23,27 +22,11 @@ def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def _int4(n, k, group=32, f16=True, seed=0) -> Int4Weight:
-    g = _gen(seed)
-    codes = torch.randint(0, 16, (n, k), generator=g, dtype=torch.uint8)
-    scales = torch.rand(n, k // group, generator=g) * 0.02
-    mins = -torch.rand(n, k // group, generator=g) * 0.1
-    if f16:
-        scales, mins = scales.half().float(), mins.half().float()
-    return Int4Weight(pack_codes(codes), scales, mins, group)
-
-
-def _q8(n, k, seed=0) -> Q8Weight:
-    g = _gen(seed)
-    q = torch.randint(-128, 128, (n, k), generator=g, dtype=torch.int8)
-    return Q8Weight(q, (torch.rand(n, k // 32, generator=g) * 0.01).half())
-
-
 WEIGHTS = {
-    "q4 f16 scales": lambda n, k: _int4(n, k),
-    "q4 f32 scales": lambda n, k: _int4(n, k, f16=False),
-    "q4 group 64": lambda n, k: _int4(n, k, group=64),
-    "q8": _q8,
+    "q4 f16 scales": lambda n, k: random_int4(n, k),
+    "q4 f32 scales": lambda n, k: random_int4(n, k, f16=False),
+    "q4 group 64": lambda n, k: random_int4(n, k, group=64),
+    "q8": lambda n, k: random_q8(n, k, low=-128),
     "f32": lambda n, k: torch.randn(n, k, generator=_gen(1)),
 }
 
@@ -86,7 +69,7 @@ def test_linear_matches_the_c_kernel(kind, exact, m, n, k):
 @needs_native
 def test_int8_activation_linear_differs_from_float_activations_as_the_c_kernel_does():
     """The portable int8-activation kernel quantizes x, it does not just multiply in float32."""
-    w = _int4(64, 576)
+    w = random_int4(64, 576)
     x = torch.randn(4, 576, generator=_gen(4))
     x[:, 7] = 40.0
     parts = {}
@@ -103,7 +86,7 @@ def test_int8_activation_linear_differs_from_float_activations_as_the_c_kernel_d
 
 @needs_native
 def test_linear_writes_its_columns_of_a_wider_output():
-    part = Linear(_int4(24, 96)).parts[0][1]
+    part = Linear(random_int4(24, 96)).parts[0][1]
     x = torch.randn(5, 96, generator=_gen(5))
     want = torch.empty(5, 24)
     _call(native, part, x, want)
@@ -117,14 +100,16 @@ def test_linear_writes_its_columns_of_a_wider_output():
 @pytest.mark.parametrize("exact", [False, True])
 def test_embedding_rows_are_the_c_kernels_bit_for_bit(exact):
     with exact_activations(exact):
-        part = Linear(_q8(50, 608)).parts[0][1]  # a tied head's table, 608 = 4.75 super-blocks
+        part = Linear(random_q8(50, 608, low=-128)).parts[0][
+            1
+        ]  # a tied head's table, 608 = 4.75 super-blocks
     ids = torch.tensor([3, 49, 0, 3, 17])
     want, got = torch.empty(5, 608), torch.empty(5, 608)
     for module, out in ((native, want), (portable, got)):
         embed = module.embed_q8 if exact else module.embed_i8_q8
         embed(ids, part.qweight, part.scales, out)
     assert torch.equal(got, want)
-    assert torch.equal(want, _q8(50, 608).dequantize()[ids])
+    assert torch.equal(want, random_q8(50, 608, low=-128).dequantize()[ids])
 
 
 @needs_native
