@@ -53,7 +53,10 @@ def test_a_message_over_the_size_limit_closes_the_socket(live_stack, live_store,
     text = "x" * (MAX_FRAME_BYTES + 1000)
     frame = json.dumps({"type": "message", "client_msg_id": "big", "text": text})
     size = len(frame) // fragments + 1
-    chat.ws.send([frame[i : i + size] for i in range(0, len(frame), size)])
+    try:
+        chat.ws.send([frame[i : i + size] for i in range(0, len(frame), size)])
+    except ConnectionClosedError:
+        pass  # a fast server closes the socket before the send returns
     assert closed_code(chat) == 1009  # message too big
     assert not Message.objects.exists()
     LiveChat(live_stack, live_store).close()  # the server takes new sockets
