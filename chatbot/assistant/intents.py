@@ -420,7 +420,7 @@ def mentions_order(text: str) -> bool:
 
 def _close_short(word: str, target: str) -> bool:
     """`_close`, with one edit allowed for words of 4 letters and more ('ordr')."""
-    return _close(word, target) or (len(word) >= 4 and spelling_distance(word, target) <= 1)
+    return _close(word, target) or (len(word) >= 4 and spelling_distance(word, target, 1) <= 1)
 
 
 def mentions_person(text: str) -> bool:

@@ -36,6 +36,7 @@ OPENERS = {
     "not guess.",
     "nothing_supported": "I can't answer that reliably myself, and I'd rather not guess.",
     "abuse": "I'd like to keep this conversation respectful.",
+    "no_order_system": "I can't look up order details from this chat.",
 }
 PASSING_ON = "I'm passing you to a person from our team, who will reply right here in this chat."
 OFFLINE = (
@@ -53,10 +54,14 @@ ABSTAIN = "abstain"
 KINDS = {
     "greeting": [GREETING],
     "thanks": [THANKS, DISMISS],
-    "order": [ASK_ORDER_NUMBER, SIGN_IN_FOR_ORDERS],
+    "order": [ASK_ORDER_NUMBER, SIGN_IN_FOR_ORDERS, OPENERS["no_order_system"]],
     "refusal": [FORGED_PROMPT, ABUSE],
     "handoff": [
-        *(v for k, v in OPENERS.items() if k not in ("nothing_relevant", "nothing_supported")),
+        *(
+            v
+            for k, v in OPENERS.items()
+            if k not in ("nothing_relevant", "nothing_supported", "no_order_system")
+        ),
         PASSING_ON,
         OFFLINE,
         OFFER_PERSON,

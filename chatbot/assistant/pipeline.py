@@ -367,7 +367,13 @@ def start(conversation: Conversation, pending: list[Message], request_id: str, e
         answered = _order_reply(
             conversation, planned.order_numbers, hits, planned.evidence_vector, reply
         )
-        if not answered:  # the store has no order system here: answer from its articles
+        if not answered and planned.order_numbers:
+            # A particular order, and no order system to ask: a person can look it up.
+            reply.route, reply.reason = Route.HANDOFF, "no_order_system"
+            reply.fixed_text = policy.handoff_text(
+                reply.reason, _support_hours(conversation.store_id), timezone.now()
+            )
+        elif not answered:  # "how do I track an order?": the store's articles answer it
             reply.route, reply.reason = Route.ANSWER, planned.match.intent.name
     if reply.route == Route.ANSWER and planned.parts and hits:
         reply.fixed_text = _parts_answer(planned.parts, reply)

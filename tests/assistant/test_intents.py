@@ -69,3 +69,17 @@ def test_classification(text, name):
 def test_unrelated_text_has_no_intent():
     match = intents.classify(embeddings.encode(["the mitochondria is the powerhouse"])[0])
     assert match.intent is None
+
+
+@pytest.mark.parametrize(
+    "text, mentions",
+    [
+        ("wher is my ordr #10452", True),
+        ("my parcle 55123 never came", True),
+        ("shipmnet 8812?", True),
+        ("the receipt says 10452", False),
+        ("is 3 weeks normal", False),
+    ],
+)
+def test_an_order_is_recognised_with_one_typo_in_its_word(text, mentions):
+    assert intents.mentions_order(text) is mentions

@@ -124,3 +124,11 @@ def test_without_a_knowledge_base_the_model_shows_nothing_no_source_supports(tra
     assert_nothing_unsupported(bot.text, [f"This is {store.name}."])
     if trace.route == "handoff":  # nothing the model said was supported
         assert trace.reason == "nothing_supported" and trace.dropped_sentences
+
+
+def test_an_order_number_asked_of_a_shop_without_an_order_system_goes_to_a_person(demo_shop):
+    demo_shop.integration.delete()
+    bot, trace = reply_to(demo_shop, "wher is my ordr #10452")
+    assert (trace.route, trace.reason) == ("handoff", "no_order_system")
+    assert bot.text.startswith(phrases.OPENERS["no_order_system"]) and "(Source:" not in bot.text
+    assert Conversation.objects.get(pk=bot.conversation_id).state == Conversation.State.ESCALATED

@@ -257,8 +257,13 @@ def test_an_order_question_with_typos_reaches_the_order_route(browser, live_stac
     seen = ask(browser, live_stack, store, "wher is my ordr #10452")
 
     assert_not_refused(seen)
-    assert seen.trace.route == Route.ORDER, f"not on the order route: {seen}"
-    # An order wording (sign in, or give the order number), not an answer from the articles.
+    if hasattr(store, "integration"):
+        assert seen.trace.route == Route.ORDER, f"not on the order route: {seen}"
+    else:  # the shop as seeded has no order system to ask: a person looks the order up
+        assert seen.trace.reason == "no_order_system", f"not read as an order question: {seen}"
+        assert_handed_over(seen)
+    # An order wording (sign in, give the order number, or cannot look it up here), not an
+    # answer from the articles.
     assert "order" in seen.kinds, f"no order wording: {seen}"
     assert "source" not in seen.kinds, f"answered from an article: {seen}"
     assert_nothing_unsupported(seen, store)
