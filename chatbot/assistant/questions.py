@@ -18,22 +18,45 @@ BOUNDARY = re.compile(
 )
 
 LEAD = re.compile(r"^(?:and|also|plus),?\s+", re.IGNORECASE)
+# A piece that asks or requests something of its own; anything else ("I live in Cork", "its not for
+# me") is context for the question beside it, never a question the articles fail to cover.
+ASKS = re.compile(
+    rf"\?\s*$|^(?:(?!i\b)(?:{OPENERS})\b|i (?:want|need|would like|'d like)\b|please\b|help\b)",
+    re.IGNORECASE,
+)
+# A short piece that points back ("what does it cost?") is the same question as the one before.
+POINTS_BACK = re.compile(r"\b(?:it|that|this|they|them|those|these)\b", re.IGNORECASE)
+SHORT_WORDS = 6
 
 
 def split(text: str) -> list[str]:
     """The questions of `text`, in order (the whole text when it asks one thing)."""
-    pieces = [
-        LEAD.sub("", p.strip(" ,;")) for p in BOUNDARY.split(text.strip()) if p and p.strip(" ,;")
-    ]
-    parts: list[str] = []
-    for piece in pieces:
-        if parts and len(re.findall(r"\w+", piece)) < MIN_WORDS:
-            parts[-1] = f"{parts[-1]} {piece}"
+    text = text.strip()
+    cuts = [0, *(i for m in BOUNDARY.finditer(text) for i in (m.start(), m.end())), len(text)]
+    spans = [(a, b) for a, b in zip(cuts[::2], cuts[1::2], strict=True) if text[a:b].strip(" ,;")]
+    groups: list[list[int]] = []  # [start, end] of each question, in the text
+    pending: int | None = None  # where statements before the next question begin
+    for a, b in spans:
+        piece = LEAD.sub("", text[a:b].strip(" ,;"))
+        words = len(re.findall(r"\w+", piece))
+        if not ASKS.search(piece):
+            if groups:
+                groups[-1][1] = b
+            elif pending is None:
+                pending = a
+            continue
+        if pending is not None:
+            a, pending = pending, None
+        if groups and (words < MIN_WORDS or (words <= SHORT_WORDS and POINTS_BACK.search(piece))):
+            groups[-1][1] = b
         else:
-            parts.append(piece)
-    if len(parts) > 1 and len(re.findall(r"\w+", parts[0])) < MIN_WORDS:
-        parts[1] = f"{parts[0]} {parts[1]}"
-        parts = parts[1:]
-    if len(parts) > MAX_PARTS:
-        parts = [*parts[: MAX_PARTS - 1], " ".join(parts[MAX_PARTS - 1 :])]
-    return parts or [text]
+            groups.append([a, b])
+    if pending is not None:
+        groups.append([pending, len(text)])
+    if len(groups) > 1 and len(re.findall(r"\w+", text[slice(*groups[0])])) < MIN_WORDS:
+        groups[1][0] = groups[0][0]  # "and you? how long is shipping"
+        groups = groups[1:]
+    if len(groups) > MAX_PARTS:
+        groups = [*groups[: MAX_PARTS - 1], [groups[MAX_PARTS - 1][0], groups[-1][1]]]
+    parts = [LEAD.sub("", text[a:b].strip(" ,;")) for a, b in groups]
+    return parts if len(parts) > 1 else [text]

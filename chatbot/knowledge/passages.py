@@ -91,12 +91,35 @@ def split_article(title: str, body: str, limit: int = MAX_PASSAGE_CHARS) -> list
     ]
 
 
+LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+EMPHASIS = re.compile(r"(\*\*|__|`)(.+?)\1")
+
+
 def sentences(text: str, end: re.Pattern = SENTENCE_END) -> list[str]:
     """Sentences and list items of a passage, for quoting the part that answers a question;
-    ``end`` is where a line splits into sentences."""
+    ``end`` is where a line splits into sentences. A list item keeps the sentence that leads into
+    its list ("The warranty does not cover: machines used in a café."): quoted alone it would say
+    the opposite. Markdown emphasis is dropped: a shopper reads plain text."""
     out: list[str] = []
-    for line in text.splitlines():
-        line = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", line).strip()
-        if line:
-            out.extend(part.strip() for part in end.split(line) if part.strip())
+    lead, led = "", False  # the sentence before a list, and whether an item has said it
+    for raw in text.splitlines():
+        item = bool(LIST_ITEM.match(raw))
+        line = EMPHASIS.sub(r"\2", LIST_ITEM.sub("", raw)).strip()
+        if not line:
+            continue
+        parts = [part.strip() for part in end.split(line) if part.strip()]
+        if item and lead:
+            parts[0] = f"{lead} {parts[0]}"
+            if len(parts) == 1:
+                parts[0] = re.sub(r"[,;]$", ".", parts[0])
+            led = True
+        elif not item:
+            if lead and not led:
+                out.append(lead)  # no list followed it
+            lead, led = (parts[-1], False) if parts[-1].endswith(":") else ("", False)
+            if lead:
+                parts = parts[:-1]  # said with each item of its list
+        out.extend(parts)
+    if lead and not led:
+        out.append(lead)
     return out

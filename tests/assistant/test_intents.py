@@ -79,7 +79,22 @@ def test_unrelated_text_has_no_intent():
         ("shipmnet 8812?", True),
         ("the receipt says 10452", False),
         ("is 3 weeks normal", False),
+        ("wats the staus of 3050047 pls", True),
     ],
 )
 def test_an_order_is_recognised_with_one_typo_in_its_word(text, mentions):
     assert intents.mentions_order(text) is mentions
+
+
+@pytest.mark.parametrize(
+    "text, complaint",
+    [
+        ("Two weeks and still no parcel. I'm sick of waiting", True),
+        ("the lid snapped on day one, honestly disgusted", True),
+        ("Frustrated: I was charged twice for one kettle", True),
+        ("How do I return a kettle I don't need?", False),
+        ("what happens if my card is declined?", False),
+    ],
+)
+def test_a_shopper_who_says_how_unhappy_they_are_is_complaining(text, complaint):
+    assert intents.complains(text) is complaint

@@ -33,6 +33,13 @@ def test_several_questions_are_split(text, parts):
         "I bought a jacket and it is too small, can I return it?",
         "wher is my ordr #10452",
         "I want to return and exchange it",
+        # A statement is context for the question beside it, not a question of its own.
+        "I bought two pairs of gloves and wore one. Can I return the other pair?",
+        "can i return a tent ive slept in once? its too small",
+        "Do I pay for the return label? I live in Ohio",
+        # A short piece that points back is the same question.
+        "Can you deliver to Hawaii and what does it cost?",
+        "and you? how long is shipping",
     ],
 )
 def test_one_question_stays_whole(text):

@@ -51,3 +51,28 @@ def test_sentences_split_list_items_and_sentences():
         "Orders ship daily.",
         "We use UPS.",
     ]
+
+
+def test_a_list_item_keeps_the_sentence_that_leads_into_its_list():
+    text = (
+        "Machines carry a 2-year warranty. The warranty does not cover:\n"
+        "- limescale damage,\n"
+        "- machines used in a café.\n"
+        "Claims go to the workshop."
+    )
+    assert sentences(text) == [
+        "Machines carry a 2-year warranty.",
+        "The warranty does not cover: limescale damage.",
+        "The warranty does not cover: machines used in a café.",
+        "Claims go to the workshop.",
+    ]
+
+
+def test_a_lead_in_with_no_list_stays_and_markdown_emphasis_reads_as_plain_text():
+    text = "Reach us:\n\nOr else:\n- **Phone**: +353 91 555 0187.\n- `hello@shop.ie`\n\n- plain item"
+    assert sentences(text) == [
+        "Reach us:",
+        "Or else: Phone: +353 91 555 0187.",
+        "Or else: hello@shop.ie",
+        "Or else: plain item",
+    ]
