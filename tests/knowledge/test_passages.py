@@ -69,7 +69,9 @@ def test_a_list_item_keeps_the_sentence_that_leads_into_its_list():
 
 
 def test_a_lead_in_with_no_list_stays_and_markdown_emphasis_reads_as_plain_text():
-    text = "Reach us:\n\nOr else:\n- **Phone**: +353 91 555 0187.\n- `hello@shop.ie`\n\n- plain item"
+    text = (
+        "Reach us:\n\nOr else:\n- **Phone**: +353 91 555 0187.\n- `hello@shop.ie`\n\n- plain item"
+    )
     assert sentences(text) == [
         "Reach us:",
         "Or else: Phone: +353 91 555 0187.",
