@@ -1,7 +1,8 @@
 """Which CPU kernels the layers call, chosen once per process: the C kernels of ``inference.native``
-where the CPU has what they need (AVX-512 F/BW/VL and VNNI, on Linux x86-64) and the compiler
-builds them, the PyTorch ones of ``inference.portable`` anywhere else (Apple Silicon, ARM servers,
-AMD Zen 2/3, recent Intel client chips, macOS). ``PARLEY_CPU_KERNELS=native|portable`` forces one.
+where the CPU has what they need (on Linux x86-64: AVX-512 F/BW/VL and VNNI, or else AVX2, FMA and
+F16C: Intel since Haswell, AMD since Zen) and the compiler builds them, the PyTorch ones of
+``inference.portable`` anywhere else (Apple Silicon, ARM servers, older x86, macOS).
+``PARLEY_CPU_KERNELS=native|portable`` forces one.
 """
 
 from __future__ import annotations
@@ -17,10 +18,21 @@ from inference import native, portable
 
 ENV = "PARLEY_CPU_KERNELS"
 CHOICES = ("native", "portable")
-NATIVE_FLAGS = frozenset({"avx512f", "avx512bw", "avx512vl", "avx512_vnni"})
-_NAMES = {native: "native (AVX-512 VNNI)", portable: "portable (PyTorch)"}
+AVX512_FLAGS = frozenset({"avx512f", "avx512bw", "avx512vl", "avx512_vnni"})
+AVX2_FLAGS = frozenset({"avx2", "fma", "f16c"})
 
 log = logging.getLogger(__name__)
+
+
+def native_isa(flags: frozenset[str] | None = None) -> str | None:
+    """The instruction set the C kernels build for on a CPU with these flags (default: this
+    one's): ``"AVX-512 VNNI"``, ``"AVX2"``, or None where they cannot run."""
+    flags = cpu_flags() if flags is None else flags
+    if AVX512_FLAGS <= flags:
+        return "AVX-512 VNNI"
+    if AVX2_FLAGS <= flags:
+        return "AVX2"
+    return None
 
 
 def cpu_flags() -> frozenset[str]:
@@ -48,9 +60,8 @@ def ops() -> ModuleType:
     if forced == "native":
         native.load()
         return native
-    missing = NATIVE_FLAGS - cpu_flags()
-    if missing:
-        log.info("CPU lacks %s: using the portable PyTorch kernels", ", ".join(sorted(missing)))
+    if native_isa() is None:
+        log.info("no AVX-512 VNNI nor AVX2/FMA/F16C on Linux x86-64: using the portable kernels")
         return portable
     try:
         native.load()
@@ -61,8 +72,9 @@ def ops() -> ModuleType:
 
 
 def name() -> str:
-    """``"native (AVX-512 VNNI)"`` or ``"portable (PyTorch)"``: what ``ops()`` chose."""
-    return _NAMES[ops()]
+    """``"native (AVX-512 VNNI)"``, ``"native (AVX2)"`` or ``"portable (PyTorch)"``: what ``ops()``
+    chose (for native, the instruction set the kernels were built for)."""
+    return f"native ({native.isa()})" if ops() is native else "portable (PyTorch)"
 
 
 def used_by(engine) -> str | None:

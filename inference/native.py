@@ -1,5 +1,6 @@
 """The C kernels of csrc/ (pool.c, cpu_ops.c, int8_linear.c), compiled once per source version and
-CPU with gcc, called through ctypes.
+CPU with gcc, called through ctypes. ``-march=native`` picks their instruction set (csrc/simd.h):
+AVX-512 F/BW/VL + VNNI where the CPU has it, else AVX2 + FMA + F16C.
 
 The kernels take raw pointers; the wrappers here take tensors and check nothing the hot path can
 afford to re-check, so callers pass contiguous float32 tensors of the documented shapes.
@@ -62,7 +63,8 @@ def _cpu_key() -> str:
 
 
 def _build() -> Path:
-    src = b"".join(path.read_bytes() for path in [*_SOURCES, _SOURCES[0].with_name("pool.h")])
+    headers = [_SOURCES[0].with_name(name) for name in ("pool.h", "simd.h")]
+    src = b"".join(path.read_bytes() for path in [*_SOURCES, *headers])
     key = hashlib.sha256(src + " ".join(_FLAGS).encode() + _cpu_key().encode()).hexdigest()[:16]
     out = _cache_dir() / f"cpu_ops-{key}.so"
     if out.exists():
@@ -76,7 +78,8 @@ def _build() -> Path:
         done = subprocess.run(cmd, capture_output=True, text=True)  # noqa: S603
         if done.returncode:
             raise RuntimeError(
-                f"building the CPU kernels failed (AVX-512 VNNI and gcc needed):\n{done.stderr}"
+                "building the CPU kernels failed (gcc and an x86-64 CPU with AVX-512 F/BW/VL + "
+                f"VNNI or AVX2 + FMA + F16C needed):\n{done.stderr}"
             )
         os.replace(tmp, out)
     finally:
@@ -91,6 +94,7 @@ def _load() -> ctypes.CDLL:
         fn = getattr(lib, name)
         fn.argtypes = args
         fn.restype = ctypes.c_int if name.startswith("linear_i8") else None
+    lib.simd_isa.argtypes, lib.simd_isa.restype = [], ctypes.c_char_p
     lib.set_num_threads(torch.get_num_threads())
     return lib
 
@@ -114,6 +118,11 @@ def load() -> None:
     global lib
     if isinstance(lib, _OnFirstUse):
         lib = _load()
+
+
+def isa() -> str:
+    """The instruction set the kernels were built for: ``"AVX-512 VNNI"`` or ``"AVX2"``."""
+    return lib.simd_isa().decode()
 
 
 def set_num_threads(n: int) -> None:

@@ -6,33 +6,32 @@
  * is therefore batch invariant. Dequantization is exact: (q * d + m) with q < 16 and an f16 d is
  * what gguf's float32 dequantizer produces, rounded once.
  *
- * Built at first use by inference/native.py with -O3 -march=native (AVX-512 required); work is
- * split into chunks for the thread pool of pool.c.
+ * Built at first use by inference/native.py with -O3 -march=native, on AVX-512 or AVX2 through the
+ * 16-lane vectors of simd.h (the same results on both); work is split into chunks for the thread
+ * pool of pool.c.
  */
-#include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "pool.h"
+#include "simd.h"
 
 /* exp on 16 lanes (Cephes expf polynomial, 2^n by scalef); deterministic, ~1 ulp. */
-static inline __m512 exp512(__m512 x) {
-    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.3762626647949f)),
-                      _mm512_set1_ps(-88.3762626647949f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500E-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
-    __m512 r2 = _mm512_mul_ps(r, r);
-    p = _mm512_fmadd_ps(p, r2, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    return _mm512_scalef_ps(p, n);
+static inline vf vf_exp(vf x) {
+    x = vf_max(vf_min(x, vf_set1(88.3762626647949f)), vf_set1(-88.3762626647949f));
+    vf n = vf_round(vf_mul(x, vf_set1(1.44269504088896341f)));
+    vf r = vf_fnmadd(n, vf_set1(0.693359375f), x);
+    r = vf_fnmadd(n, vf_set1(-2.12194440e-4f), r);
+    vf p = vf_set1(1.9875691500E-4f);
+    p = vf_fmadd(p, r, vf_set1(1.3981999507E-3f));
+    p = vf_fmadd(p, r, vf_set1(8.3334519073E-3f));
+    p = vf_fmadd(p, r, vf_set1(4.1665795894E-2f));
+    p = vf_fmadd(p, r, vf_set1(1.6666665459E-1f));
+    p = vf_fmadd(p, r, vf_set1(5.0000001201E-1f));
+    vf r2 = vf_mul(r, r);
+    p = vf_fmadd(p, r2, vf_add(r, vf_set1(1.0f)));
+    return vf_scalef(p, n);
 }
 
 /* ---- linear layers: y[M, N] = x[M, K] @ W[N, K]^T (+ bias) ------------------------------------
@@ -49,7 +48,7 @@ static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
 static inline __attribute__((always_inline)) void
 load_w(int kind, const void *w, const void *s, int64_t n, int64_t kb, int64_t K, int64_t G,
-       __m512 *w0, __m512 *w1) {
+       vf *w0, vf *w1) {
     if (kind == Q4H || kind == Q4F) {
         const uint8_t *p = (const uint8_t *)w + n * (K / 2) + kb * 16;
         int64_t si = (n * (K / G) + (kb >> __builtin_ctzll(G / 32))) * 2;
@@ -61,45 +60,45 @@ load_w(int kind, const void *w, const void *s, int64_t n, int64_t kb, int64_t K,
             d = ((const float *)s)[si];
             m = ((const float *)s)[si + 1];
         }
-        __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p));
-        __m512i lo = _mm512_and_si512(v, _mm512_set1_epi32(0x0F));
-        __m512i hi = _mm512_srli_epi32(v, 4);
-        __m512 vd = _mm512_set1_ps(d), vm = _mm512_set1_ps(m);
-        *w0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), vd, vm);
-        *w1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi), vd, vm);
+        vi v = vi_from_u8(p);
+        vi lo = vi_and(v, vi_set1(0x0F));
+        vi hi = vi_srli32(v, 4);
+        vf vd = vf_set1(d), vm = vf_set1(m);
+        *w0 = vf_fmadd(vf_from_i32(lo), vd, vm);
+        *w1 = vf_fmadd(vf_from_i32(hi), vd, vm);
     } else if (kind == Q8) {
         const int8_t *p = (const int8_t *)w + n * K + kb * 32;
-        __m512 vd = _mm512_set1_ps(h2f(((const uint16_t *)s)[n * (K / 32) + kb]));
-        *w0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p))), vd);
-        *w1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 16)))), vd);
+        vf vd = vf_set1(h2f(((const uint16_t *)s)[n * (K / 32) + kb]));
+        *w0 = vf_mul(vf_from_i32(vi_from_i8(p)), vd);
+        *w1 = vf_mul(vf_from_i32(vi_from_i8(p + 16)), vd);
     } else {
         const float *p = (const float *)w + n * K + kb * 32;
-        *w0 = _mm512_loadu_ps(p);
-        *w1 = _mm512_loadu_ps(p + 16);
+        *w0 = vf_load(p);
+        *w1 = vf_load(p + 16);
     }
 }
 
 static inline __attribute__((always_inline)) void
 tile(int kind, int R, int C, const float *x, int64_t K, const void *w, const void *s, int64_t G,
      const float *bias, int64_t m0, int64_t n0, float *y, int64_t ldy) {
-    __m512 acc[8][8];
+    vf acc[8][8];
     _Pragma("GCC unroll 8") for (int r = 0; r < R; r++)
-        _Pragma("GCC unroll 8") for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
+        _Pragma("GCC unroll 8") for (int c = 0; c < C; c++) acc[r][c] = vf_zero();
     for (int64_t kb = 0; kb < K / 32; kb++) {
-        __m512 w0[8], w1[8];
+        vf w0[8], w1[8];
         _Pragma("GCC unroll 8") for (int c = 0; c < C; c++) load_w(kind, w, s, n0 + c, kb, K, G, &w0[c], &w1[c]);
         _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) {
             const float *xr = x + (m0 + r) * K + kb * 32;
-            __m512 xa = _mm512_loadu_ps(xr), xb = _mm512_loadu_ps(xr + 16);
+            vf xa = vf_load(xr), xb = vf_load(xr + 16);
             _Pragma("GCC unroll 8") for (int c = 0; c < C; c++) {
-                acc[r][c] = _mm512_fmadd_ps(w0[c], xa, acc[r][c]);
-                acc[r][c] = _mm512_fmadd_ps(w1[c], xb, acc[r][c]);
+                acc[r][c] = vf_fmadd(w0[c], xa, acc[r][c]);
+                acc[r][c] = vf_fmadd(w1[c], xb, acc[r][c]);
             }
         }
     }
     _Pragma("GCC unroll 8") for (int r = 0; r < R; r++)
         _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)
-            y[(m0 + r) * ldy + n0 + c] = _mm512_reduce_add_ps(acc[r][c]) + (bias ? bias[n0 + c] : 0.0f);
+            y[(m0 + r) * ldy + n0 + c] = vf_reduce_add(acc[r][c]) + (bias ? bias[n0 + c] : 0.0f);
 }
 
 #define N_CHUNK 16
@@ -127,10 +126,16 @@ static inline __attribute__((always_inline)) void linear_chunk(int kind, const L
     float *y = a->y;
     int64_t n_lo = ch * N_CHUNK, n_hi = n_lo + N_CHUNK < N ? n_lo + N_CHUNK : N;
     int64_t m0 = 0;
+#ifdef SIMD_AVX512
     for (; m0 + 8 <= M; m0 += 8) TILE_ROW(kind, 8, 2);
     for (; m0 + 4 <= M; m0 += 4) TILE_ROW(kind, 4, 4);
     for (; m0 + 2 <= M; m0 += 2) TILE_ROW(kind, 2, 4);
     for (; m0 < M; m0++) TILE_ROW(kind, 1, 8);
+#else /* 16 ymm registers, two per vector: smaller tiles */
+    for (; m0 + 4 <= M; m0 += 4) TILE_ROW(kind, 4, 1);
+    for (; m0 + 2 <= M; m0 += 2) TILE_ROW(kind, 2, 2);
+    for (; m0 < M; m0++) TILE_ROW(kind, 1, 2);
+#endif
 }
 
 static void chunk_q4h(void *a, int64_t ch) { linear_chunk(Q4H, a, ch); }
@@ -174,10 +179,10 @@ void embed_q8(const int64_t *ids, int64_t T, const int8_t *qw, const uint16_t *s
               float *out) {
     for (int64_t t = 0; t < T; t++)
         for (int64_t kb = 0; kb < K / 32; kb++) {
-            __m512 w0, w1;
+            vf w0, w1;
             load_w(Q8, qw, sc, ids[t], kb, K, 32, &w0, &w1);
-            _mm512_storeu_ps(out + t * K + kb * 32, w0);
-            _mm512_storeu_ps(out + t * K + kb * 32 + 16, w1);
+            vf_store(out + t * K + kb * 32, w0);
+            vf_store(out + t * K + kb * 32 + 16, w1);
         }
 }
 
@@ -190,13 +195,13 @@ void add_rmsnorm(float *h, const float *add, const float *w, float eps, int64_t 
         float *row = h + t * C;
         if (add)
             for (int64_t i = 0; i < C; i++) row[i] += add[t * C + i];
-        __m512 acc = _mm512_setzero_ps();
+        vf acc = vf_zero();
         int64_t i = 0;
         for (; i + 16 <= C; i += 16) {
-            __m512 v = _mm512_loadu_ps(row + i);
-            acc = _mm512_fmadd_ps(v, v, acc);
+            vf v = vf_load(row + i);
+            acc = vf_fmadd(v, v, acc);
         }
-        float ss = _mm512_reduce_add_ps(acc);
+        float ss = vf_reduce_add(acc);
         for (; i < C; i++) ss += row[i] * row[i];
         float r = 1.0f / sqrtf(ss / (float)C + eps);
         for (i = 0; i < C; i++) out[t * C + i] = w[i] * (row[i] * r);
@@ -209,10 +214,10 @@ void silu_mul(const float *gu, int64_t T, int64_t F, float *out) {
         const float *g = gu + t * 2 * F, *u = g + F;
         int64_t i = 0;
         for (; i + 16 <= F; i += 16) {
-            __m512 gv = _mm512_loadu_ps(g + i);
-            __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), gv));
-            __m512 s = _mm512_div_ps(gv, _mm512_add_ps(e, _mm512_set1_ps(1.0f)));
-            _mm512_storeu_ps(out + t * F + i, _mm512_mul_ps(s, _mm512_loadu_ps(u + i)));
+            vf gv = vf_load(g + i);
+            vf e = vf_exp(vf_sub(vf_zero(), gv));
+            vf s = vf_div(gv, vf_add(e, vf_set1(1.0f)));
+            vf_store(out + t * F + i, vf_mul(s, vf_load(u + i)));
         }
         for (; i < F; i++) out[t * F + i] = g[i] / (1.0f + expf(-g[i])) * u[i];
     }
@@ -273,7 +278,7 @@ typedef struct {
 } AttnArgs;
 
 typedef struct {
-    __m512 *acc; /* [group][D / 16] */
+    vf *acc; /* [group][D / 16] */
     float *qs;   /* [group][D], the group's query heads, scaled */
     float *mx, *sum;
 } QueryState;
@@ -284,37 +289,37 @@ static inline __attribute__((always_inline)) void
 attend_chunk_k(const int G, const int ND, const AttnArgs *a, QueryState *st, int64_t kvh,
                int64_t block, int64_t off, int64_t n) {
     const int64_t Hkv = a->Hkv, D = 16 * ND, bs = a->bs;
-    const __mmask16 valid = (__mmask16)((1u << n) - 1u);
+    const vmask valid = vmask_first(n);
     const float *kt = a->kc + (block * Hkv + kvh) * D * bs + off;
     const float *vb = a->vc + ((block * bs + off) * Hkv + kvh) * D;
-    __m512 s0[8], s1[8]; /* even and odd dimensions per head; fixed sizes (G <= 8) stay in registers */
-    _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) s0[g] = s1[g] = _mm512_setzero_ps();
+    vf s0[8], s1[8]; /* even and odd dimensions per head; fixed sizes (G <= 8) stay in registers */
+    _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) s0[g] = s1[g] = vf_zero();
     for (int64_t d = 0; d < D; d += 2) {
-        __m512 k0 = _mm512_maskz_loadu_ps(valid, kt + d * bs);
-        __m512 k1 = _mm512_maskz_loadu_ps(valid, kt + (d + 1) * bs);
+        vf k0 = vf_maskz_load(valid, kt + d * bs);
+        vf k1 = vf_maskz_load(valid, kt + (d + 1) * bs);
         _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) {
-            s0[g] = _mm512_fmadd_ps(_mm512_set1_ps(st->qs[g * D + d]), k0, s0[g]);
-            s1[g] = _mm512_fmadd_ps(_mm512_set1_ps(st->qs[g * D + d + 1]), k1, s1[g]);
+            s0[g] = vf_fmadd(vf_set1(st->qs[g * D + d]), k0, s0[g]);
+            s1[g] = vf_fmadd(vf_set1(st->qs[g * D + d + 1]), k1, s1[g]);
         }
     }
-    __m512 scores[8];
-    _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) scores[g] = _mm512_add_ps(s0[g], s1[g]);
+    vf scores[8];
+    _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) scores[g] = vf_add(s0[g], s1[g]);
     for (int g = 0; g < G; g++) {
-        __m512 sv = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), valid, scores[g]);
-        float new_mx = fmaxf(st->mx[g], _mm512_reduce_max_ps(sv));
+        vf sv = vf_mask_mov(vf_set1(-INFINITY), valid, scores[g]);
+        float new_mx = fmaxf(st->mx[g], vf_reduce_max(sv));
         float corr = expf(st->mx[g] - new_mx);
-        __m512 pv = _mm512_maskz_mov_ps(valid, exp512(_mm512_sub_ps(sv, _mm512_set1_ps(new_mx))));
-        st->sum[g] = st->sum[g] * corr + _mm512_reduce_add_ps(pv);
+        vf pv = vf_maskz_mov(valid, vf_exp(vf_sub(sv, vf_set1(new_mx))));
+        st->sum[g] = st->sum[g] * corr + vf_reduce_add(pv);
         st->mx[g] = new_mx;
         float p[16];
-        _mm512_storeu_ps(p, pv);
-        __m512 acc[16];
-        __m512 vcorr = _mm512_set1_ps(corr);
-        for (int j = 0; j < ND; j++) acc[j] = _mm512_mul_ps(st->acc[g * ND + j], vcorr);
+        vf_store(p, pv);
+        vf acc[16];
+        vf vcorr = vf_set1(corr);
+        for (int j = 0; j < ND; j++) acc[j] = vf_mul(st->acc[g * ND + j], vcorr);
         for (int64_t i = 0; i < n; i++) {
-            __m512 pi = _mm512_set1_ps(p[i]);
+            vf pi = vf_set1(p[i]);
             const float *vr = vb + i * Hkv * D;
-            for (int j = 0; j < ND; j++) acc[j] = _mm512_fmadd_ps(pi, _mm512_loadu_ps(vr + 16 * j), acc[j]);
+            for (int j = 0; j < ND; j++) acc[j] = vf_fmadd(pi, vf_load(vr + 16 * j), acc[j]);
         }
         for (int j = 0; j < ND; j++) st->acc[g * ND + j] = acc[j];
     }
@@ -361,7 +366,7 @@ static void attention_task(void *args, int64_t task) {
     const int64_t group = H / Hkv, nd = D / 16;
     const int64_t qg = a->qg, kvh = task % Hkv, t0 = task / Hkv * qg;
     const int64_t nq = a->T - t0 < qg ? a->T - t0 : qg;
-    __m512 acc_mem[QG * group * nd];
+    vf acc_mem[QG * group * nd];
     float qs_mem[QG * group * D], mx_mem[QG * group], sum_mem[QG * group];
     QueryState st[QG];
     int64_t longest = 0;
@@ -373,7 +378,7 @@ static void attention_task(void *args, int64_t task) {
             for (int64_t d = 0; d < D; d++) st[i].qs[g * D + d] = qh[d] * a->scale;
             st[i].mx[g] = -INFINITY;
             st[i].sum[g] = 0.0f;
-            for (int64_t j = 0; j < nd; j++) st[i].acc[g * nd + j] = _mm512_setzero_ps();
+            for (int64_t j = 0; j < nd; j++) st[i].acc[g * nd + j] = vf_zero();
         }
         if (a->ctx[t] > longest) longest = a->ctx[t];
     }
@@ -391,8 +396,8 @@ static void attention_task(void *args, int64_t task) {
     for (int64_t i = 0; i < nq; i++) {
         for (int64_t g = 0; g < group; g++) {
             float *o = a->out + ((t0 + i) * H + kvh * group + g) * D;
-            __m512 inv = _mm512_set1_ps(1.0f / st[i].sum[g]);
-            for (int64_t j = 0; j < nd; j++) _mm512_storeu_ps(o + 16 * j, _mm512_mul_ps(st[i].acc[g * nd + j], inv));
+            vf inv = vf_set1(1.0f / st[i].sum[g]);
+            for (int64_t j = 0; j < nd; j++) vf_store(o + 16 * j, vf_mul(st[i].acc[g * nd + j], inv));
         }
     }
 }

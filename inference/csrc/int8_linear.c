@@ -1,4 +1,5 @@
-/* Linear layers with integer dot products (AVX-512 VNNI) against activations held as two int8 digits.
+/* Linear layers with integer dot products (AVX-512 VNNI, or AVX2) against activations held as two
+ * int8 digits.
  *
  * Each row of x is quantized per 32 columns: with s = max|x| / 127, x ~ s * (q1 + q2 / 128) where
  * q1 = round(x / s) and q2 = round(128 * (x / s - q1)), both int8. One digit (what llama.cpp does)
@@ -16,13 +17,20 @@
  *   q4: 4 bytes per lane, byte b = code(8k+b) | code(8k+4+b) << 4      (64 bytes per SB)
  *   q8: step 0 then step 1, 4 bytes per lane each, stored as w + 128     (128 bytes per SB)
  * A last, partial SB (K % 128 columns) keeps only its lanes; nothing is padded in memory.
+ *
+ * Without VNNI (AVX2) a vpdpbusd step is vpmaddubsw (pairs of u8 * s8 into int16) and vpmaddwd
+ * (pairs of int16 into int32) on each 256-bit half of the 16 lanes, as llama.cpp does. The int16
+ * sums cannot saturate for q4 (2 * 15 * 127 per pair, two steps added); q8 weights are taken back
+ * to signed (w + 128 ^ 0x80), multiplied as |w| * (x with w's sign) (at most 2 * 128 * 127 per
+ * pair) and widened step by step, so that the offset correction is not needed. The integer dot
+ * products are the same, and so is every float operation on them: both paths give the same bits.
  */
-#include <immintrin.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pool.h"
+#include "simd.h"
 
 enum { Q4H, Q4F, Q8 };
 #ifndef PREFETCH_ROWS
@@ -44,6 +52,8 @@ typedef struct {
     int64_t K;
     ActQ *a;
 } QuantArgs;
+
+#ifdef SIMD_AVX512
 
 static void quantize_row(void *args, int64_t m) {
     const QuantArgs *qa = args;
@@ -96,6 +106,68 @@ static void quantize_row(void *args, int64_t m) {
     }
 }
 
+#else /* AVX2: the same quantization and products, 256 bits at a time */
+
+/* 16 int32 (a: 0..7, b: 8..15) -> 16 int8 in order, saturating as vpmovsdb does */
+static inline __attribute__((always_inline)) __m128i pack_i8(__m256i a, __m256i b) {
+    __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xD8);
+    return _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+}
+
+static void quantize_row(void *args, int64_t m) {
+    const QuantArgs *qa = args;
+    const float *x = qa->x;
+    const int64_t K = qa->K;
+    ActQ *a = qa->a;
+    int64_t nsb = a->nsb;
+    for (int64_t j = 0; j < nsb; j++) {
+        int8_t tmp[256] __attribute__((aligned(32))); /* q1 then q2, natural column order */
+        float sx[16];
+        memset(tmp, 0, sizeof tmp);
+        for (int g = 0; g < 4; g++) {
+            int64_t c = j * 128 + g * 32;
+            float d = 0.0f, sum = 0.0f;
+            if (c < K) {
+                vf v0 = vf_load(x + m * K + c), v1 = vf_load(x + m * K + c + 16);
+                d = vf_reduce_max(vf_max(vf_abs(v0), vf_abs(v1))) / 127.0f;
+                __m256 id = _mm256_set1_ps(d > 0.0f ? 1.0f / d : 0.0f);
+                for (int h = 0; h < 2; h++) {
+                    vf v = h ? v1 : v0;
+                    __m256i q1[2], q2[2];
+                    for (int k = 0; k < 2; k++) {
+                        __m256 u = _mm256_mul_ps(k ? v.hi : v.lo, id);
+                        q1[k] = _mm256_max_epi32(_mm256_min_epi32(_mm256_cvtps_epi32(u), _mm256_set1_epi32(127)), _mm256_set1_epi32(-127));
+                        __m256 r = _mm256_mul_ps(_mm256_sub_ps(u, _mm256_cvtepi32_ps(q1[k])), _mm256_set1_ps(128.0f));
+                        q2[k] = _mm256_cvtps_epi32(r);
+                    }
+                    _mm_storeu_si128((__m128i *)(tmp + g * 32 + h * 16), pack_i8(q1[0], q1[1]));
+                    _mm_storeu_si128((__m128i *)(tmp + 128 + g * 32 + h * 16), pack_i8(q2[0], q2[1]));
+                }
+                sum = vf_reduce_add(vf_add(v0, v1));
+                d *= 1.0f / 128.0f;
+            }
+            a->xs[m * nsb * 4 + j * 4 + g] = sum;
+            for (int k = 0; k < 4; k++) sx[g * 4 + k] = d;
+        }
+        /* dwords 2k + s of the natural order go to lane k of step s */
+        const __m256i split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+        int8_t *dst = a->q + (m * nsb + j) * 256;
+        for (int digit = 0; digit < 2; digit++) {
+            __m256i p[4];
+            for (int i = 0; i < 4; i++)
+                p[i] = _mm256_permutevar8x32_epi32(_mm256_load_si256((const __m256i *)(tmp + 128 * digit + 32 * i)), split);
+            __m256i *out = (__m256i *)(dst + 128 * digit);
+            _mm256_storeu_si256(out, _mm256_permute2x128_si256(p[0], p[1], 0x20));     /* step 0, lanes 0..7 */
+            _mm256_storeu_si256(out + 1, _mm256_permute2x128_si256(p[2], p[3], 0x20)); /* step 0, lanes 8..15 */
+            _mm256_storeu_si256(out + 2, _mm256_permute2x128_si256(p[0], p[1], 0x31)); /* step 1, lanes 0..7 */
+            _mm256_storeu_si256(out + 3, _mm256_permute2x128_si256(p[2], p[3], 0x31)); /* step 1, lanes 8..15 */
+        }
+        vf_store(a->sx + (m * nsb + j) * 16, vf_load(sx)); /* corr: q8 needs none here */
+    }
+}
+
+#endif
+
 static void quantize_rows(const float *x, int64_t M, int64_t K, ActQ *a) {
     QuantArgs args = {x, K, a};
     if (M > 8) {
@@ -104,6 +176,8 @@ static void quantize_rows(const float *x, int64_t M, int64_t K, ActQ *a) {
         for (int64_t m = 0; m < M; m++) quantize_row(&args, m);
     }
 }
+
+#ifdef SIMD_AVX512
 
 static inline __attribute__((always_inline)) __m512 expand4(__m128 v) {
     const __m512i idx = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
@@ -183,6 +257,164 @@ tile_i8(int kind, int R, int C, const ActQ *a, int64_t K, const uint8_t *w, cons
             y[(m0 + r) * ldy + n0 + c] = _mm512_reduce_add_ps(acc[r][c]) + (bias ? bias[n0 + c] : 0.0f);
 }
 
+#else /* AVX2 */
+
+/* 4 (or fewer, at the tail) consecutive per-group values of one row, each repeated over 4 lanes:
+ * groups 0, 1 in lo (lanes 0..7), 2, 3 in hi; zeros past ng */
+static inline __attribute__((always_inline)) void
+group_vec(int f16, const void *p, int64_t i, int ng, __m256 *lo, __m256 *hi) {
+    __m128 v;
+    if (ng == 4) {
+        v = f16 ? _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)((const uint16_t *)p + i)))
+                : _mm_loadu_ps((const float *)p + i);
+    } else if (f16) {
+        uint16_t t[8] = {0};
+        memcpy(t, (const uint16_t *)p + i, (size_t)ng * 2);
+        v = _mm_cvtph_ps(_mm_loadu_si128((const __m128i *)t));
+    } else {
+        float t[4] = {0};
+        memcpy(t, (const float *)p + i, (size_t)ng * 4);
+        v = _mm_loadu_ps(t);
+    }
+    __m256 v8 = _mm256_castps128_ps256(v);
+    *lo = _mm256_permutevar8x32_ps(v8, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
+    *hi = _mm256_permutevar8x32_ps(v8, _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3));
+}
+
+/* 16 values of one row from p + i, cnt (<= 16) of them, zeros past cnt */
+static inline __attribute__((always_inline)) vf load16(int f16, const void *p, int64_t i, int cnt) {
+    if (!f16) return vf_maskz_load(vmask_first(cnt), (const float *)p + i);
+    const uint16_t *h = (const uint16_t *)p + i;
+    uint16_t t[16];
+    if (cnt < 16) {
+        memset(t, 0, sizeof t);
+        memcpy(t, h, (size_t)cnt * 2);
+        h = t;
+    }
+    return (vf){_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h)),
+                _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + 8)))};
+}
+
+/* One half (8 lanes) of 128 * I(q1) + I(q2) for q4 codes w0 (step 0), w1 (step 1); x points at
+ * the half's first byte of q1 step 0 in a row's SB (q1 step 1 at +64, q2 at +128 and +192). */
+static inline __attribute__((always_inline)) __m256i dot_q4(__m256i w0, __m256i w1, const int8_t *x) {
+    const __m256i *xv = (const __m256i *)x;
+    __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(w0, _mm256_loadu_si256(xv)),
+                                 _mm256_maddubs_epi16(w1, _mm256_loadu_si256(xv + 2)));
+    __m256i q = _mm256_add_epi16(_mm256_maddubs_epi16(w0, _mm256_loadu_si256(xv + 4)),
+                                 _mm256_maddubs_epi16(w1, _mm256_loadu_si256(xv + 6)));
+    return _mm256_add_epi32(_mm256_madd_epi16(p, _mm256_set1_epi16(128)), _mm256_madd_epi16(q, _mm256_set1_epi16(1)));
+}
+
+/* The same for signed q8 weights s0, s1 (their magnitudes a0, a1): each product pair may reach
+ * 2 * 128 * 127, so every step widens on its own. */
+static inline __attribute__((always_inline)) __m256i
+dot_q8(__m256i s0, __m256i s1, __m256i a0, __m256i a1, const int8_t *x) {
+    const __m256i *xv = (const __m256i *)x;
+    __m256i k128 = _mm256_set1_epi16(128), one = _mm256_set1_epi16(1);
+    __m256i h0 = _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(_mm256_loadu_si256(xv), s0)), k128);
+    __m256i h1 = _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(_mm256_loadu_si256(xv + 2), s1)), k128);
+    __m256i l0 = _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(_mm256_loadu_si256(xv + 4), s0)), one);
+    __m256i l1 = _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(_mm256_loadu_si256(xv + 6), s1)), one);
+    return _mm256_add_epi32(_mm256_add_epi32(h0, h1), _mm256_add_epi32(l0, l1));
+}
+
+static inline __attribute__((always_inline)) void
+tile_i8(int kind, int R, int C, const ActQ *a, int64_t K, const uint8_t *w, const void *sc,
+        const void *mn, const float *bias, int64_t m0, int64_t n0, float *y, int64_t ldy) {
+    const int f16 = kind != Q4F;
+    const int64_t nsb = a->nsb, ngroups = K / 32;
+    const int64_t row_bytes = kind == Q8 ? K : K / 2;
+    __m256 acc[8][4][2];
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; r++)
+        _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) acc[r][c][0] = acc[r][c][1] = _mm256_setzero_ps();
+    for (int64_t j = 0; j < nsb; j++) {
+        int64_t cols = K - j * 128 < 128 ? K - j * 128 : 128;
+        int lanes = (int)(cols / 8);
+        __m256i mlo = _mm256_setzero_si256(), mhi = mlo;
+        if (lanes < 16) { /* the tail: dwords of the lanes that exist */
+            __m256i vl = _mm256_set1_epi32(lanes);
+            mlo = _mm256_cmpgt_epi32(vl, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+            mhi = _mm256_cmpgt_epi32(vl, _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15));
+        }
+        _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) {
+            const uint8_t *p = w + (n0 + c) * row_bytes + j * (kind == Q8 ? 128 : 64);
+            /* the next rows' bytes of this SB: L3 latency, not bandwidth, bounds a lone row */
+            if (PREFETCH_ROWS) _mm_prefetch((const char *)(p + PREFETCH_ROWS * row_bytes), _MM_HINT_T0);
+            __m256i w0[2], w1[2], a0[2], a1[2]; /* per half */
+            if (kind == Q8) {
+                __m256i raw[4]; /* step 0 lo, hi; step 1 lo, hi */
+                if (lanes == 16) {
+                    for (int i = 0; i < 4; i++) raw[i] = _mm256_loadu_si256((const __m256i *)p + i);
+                } else {
+                    raw[0] = _mm256_maskload_epi32((const int *)p, mlo);
+                    raw[1] = _mm256_maskload_epi32((const int *)(p + 32), mhi);
+                    raw[2] = _mm256_maskload_epi32((const int *)(p + 4 * lanes), mlo);
+                    raw[3] = _mm256_maskload_epi32((const int *)(p + 4 * lanes + 32), mhi);
+                }
+                const __m256i flip = _mm256_set1_epi8((char)0x80);
+                for (int h = 0; h < 2; h++) {
+                    w0[h] = _mm256_xor_si256(raw[h], flip);
+                    w1[h] = _mm256_xor_si256(raw[2 + h], flip);
+                    a0[h] = _mm256_abs_epi8(w0[h]);
+                    a1[h] = _mm256_abs_epi8(w1[h]);
+                }
+            } else {
+                __m256i b[2];
+                if (lanes == 16) {
+                    b[0] = _mm256_loadu_si256((const __m256i *)p);
+                    b[1] = _mm256_loadu_si256((const __m256i *)p + 1);
+                } else {
+                    b[0] = _mm256_maskload_epi32((const int *)p, mlo);
+                    b[1] = _mm256_maskload_epi32((const int *)(p + 32), mhi);
+                }
+                const __m256i nib = _mm256_set1_epi8(0x0F);
+                for (int h = 0; h < 2; h++) {
+                    w0[h] = _mm256_and_si256(b[h], nib);
+                    w1[h] = _mm256_and_si256(_mm256_srli_epi16(b[h], 4), nib);
+                }
+            }
+            __m256 dv[2];
+            group_vec(f16, sc, (n0 + c) * ngroups + j * 4, (int)(cols / 32), &dv[0], &dv[1]);
+            _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) {
+                const int8_t *xq = a->q + ((m0 + r) * nsb + j) * 256;
+                const float *sx = a->sx + ((m0 + r) * nsb + j) * 16;
+                for (int h = 0; h < 2; h++) {
+                    __m256i dot = kind == Q8 ? dot_q8(w0[h], w1[h], a0[h], a1[h], xq + 32 * h)
+                                             : dot_q4(w0[h], w1[h], xq + 32 * h);
+                    acc[r][c][h] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(dot), _mm256_loadu_ps(sx + 8 * h)), dv[h], acc[r][c][h]);
+                }
+            }
+        }
+    }
+    if (kind != Q8) { /* the minimum times the exact sum of x over each group */
+        for (int64_t g = 0; g < ngroups; g += 16) {
+            int cnt = ngroups - g < 16 ? (int)(ngroups - g) : 16;
+            _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) {
+                vf mv = load16(f16, mn, (n0 + c) * ngroups + g, cnt);
+                _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) {
+                    vf xs = vf_maskz_load(vmask_first(cnt), a->xs + (m0 + r) * nsb * 4 + g);
+                    acc[r][c][0] = _mm256_fmadd_ps(mv.lo, xs.lo, acc[r][c][0]);
+                    acc[r][c][1] = _mm256_fmadd_ps(mv.hi, xs.hi, acc[r][c][1]);
+                }
+            }
+        }
+    }
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; r++)
+        _Pragma("GCC unroll 4") for (int c = 0; c < C; c++)
+            y[(m0 + r) * ldy + n0 + c] = vf_reduce_add((vf){acc[r][c][0], acc[r][c][1]}) + (bias ? bias[n0 + c] : 0.0f);
+}
+
+/* tile shapes: rows x columns (16 ymm registers; two per accumulator) */
+#ifndef I8_R0
+#define I8_R0 4
+#define I8_C0 1
+#define I8_C2 2
+#define I8_C1 2
+#endif
+
+#endif
+
 #define N_CHUNK 16
 #define TILE_ROW_I8(kind, R, C)                                                                \
     do {                                                                                       \
@@ -209,10 +441,16 @@ static inline __attribute__((always_inline)) void chunk_i8(int kind, const I8Arg
     float *y = args->y;
     int64_t n_lo = ch * N_CHUNK, n_hi = n_lo + N_CHUNK < N ? n_lo + N_CHUNK : N;
     int64_t m0 = 0;
+#ifdef SIMD_AVX512
     for (; m0 + 8 <= M; m0 += 8) TILE_ROW_I8(kind, 8, 2);
     for (; m0 + 4 <= M; m0 += 4) TILE_ROW_I8(kind, 4, 4);
     for (; m0 + 2 <= M; m0 += 2) TILE_ROW_I8(kind, 2, 4);
     for (; m0 < M; m0++) TILE_ROW_I8(kind, 1, 4);
+#else
+    for (; m0 + I8_R0 <= M; m0 += I8_R0) TILE_ROW_I8(kind, I8_R0, I8_C0);
+    for (; m0 + 2 <= M; m0 += 2) TILE_ROW_I8(kind, 2, I8_C2);
+    for (; m0 < M; m0++) TILE_ROW_I8(kind, 1, I8_C1);
+#endif
 }
 
 static int act_alloc(ActQ *a, int64_t M, int64_t K) {

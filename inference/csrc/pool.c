@@ -17,7 +17,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "simd.h"
+
 int n_threads = 1;
+
+/* Which SIMD branch of simd.h this build took: "AVX-512 VNNI" or "AVX2". */
+const char *simd_isa(void) { return SIMD_ISA; }
 
 #define MAX_HELPERS 63
 #define SPIN_ROUNDS 20000

@@ -13,8 +13,8 @@ from inference import cpu_kernels, native, portable
 from inference.layers.linear import Linear, exact_activations
 
 needs_native = pytest.mark.skipif(
-    not cpu_kernels.NATIVE_FLAGS <= cpu_kernels.cpu_flags(),
-    reason="the C kernels need AVX-512 F/BW/VL and VNNI on Linux x86-64",
+    cpu_kernels.native_isa() is None,
+    reason="the C kernels need AVX-512 F/BW/VL + VNNI or AVX2 + FMA + F16C on Linux x86-64",
 )
 
 
@@ -212,12 +212,26 @@ def test_the_environment_forces_the_portable_kernels(value):
 
 
 @needs_native
-def test_native_is_chosen_where_the_cpu_has_avx512_vnni_and_can_be_forced():
+def test_native_is_chosen_where_the_cpu_has_avx512_vnni_or_avx2_and_can_be_forced():
     env = {k: v for k, v in os.environ.items() if k != cpu_kernels.ENV}
     for extra in ({}, {cpu_kernels.ENV: "native"}):
         done = _choose({**env, **extra})
         assert done.returncode == 0, done.stderr
-        assert done.stdout.strip() == "native (AVX-512 VNNI)"
+        assert done.stdout.strip() == f"native ({cpu_kernels.native_isa()})"
+
+
+@pytest.mark.parametrize(
+    ("flags", "isa"),
+    [
+        ({"avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx2", "fma", "f16c"}, "AVX-512 VNNI"),
+        ({"avx512f", "avx512bw", "avx512vl", "avx2", "fma", "f16c"}, "AVX2"),  # Skylake-SP
+        ({"avx", "avx2", "fma", "f16c", "bmi2"}, "AVX2"),  # AMD Zen 2/3, Intel client chips
+        ({"avx", "avx2", "f16c"}, None),
+        (set(), None),  # not Linux x86-64
+    ],
+)
+def test_the_native_instruction_set_follows_the_cpu_flags(flags, isa):
+    assert cpu_kernels.native_isa(frozenset(flags)) == isa
 
 
 def test_an_unknown_choice_is_a_clear_error():
