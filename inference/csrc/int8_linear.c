@@ -260,39 +260,64 @@ tile_i8(int kind, int R, int C, const ActQ *a, int64_t K, const uint8_t *w, cons
 #else /* AVX2 */
 
 /* 4 (or fewer, at the tail) consecutive per-group values of one row, each repeated over 4 lanes:
- * groups 0, 1 in lo (lanes 0..7), 2, 3 in hi; zeros past ng */
+ * groups 0, 1 in lo (lanes 0..7), 2, 3 in hi; zeros past ng. No library calls in here or in
+ * load16: a call would make the accumulators live in memory (every ymm is call-clobbered). */
 static inline __attribute__((always_inline)) void
 group_vec(int f16, const void *p, int64_t i, int ng, __m256 *lo, __m256 *hi) {
     __m128 v;
-    if (ng == 4) {
-        v = f16 ? _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)((const uint16_t *)p + i)))
-                : _mm_loadu_ps((const float *)p + i);
-    } else if (f16) {
-        uint16_t t[8] = {0};
-        memcpy(t, (const uint16_t *)p + i, (size_t)ng * 2);
-        v = _mm_cvtph_ps(_mm_loadu_si128((const __m128i *)t));
+    if (f16) {
+        const uint16_t *h = (const uint16_t *)p + i;
+        __m128i b;
+        if (ng == 4) {
+            b = _mm_loadl_epi64((const __m128i *)h);
+        } else {
+            b = _mm_cvtsi32_si128(h[0]);
+            if (ng > 1) b = _mm_insert_epi16(b, h[1], 1);
+            if (ng > 2) b = _mm_insert_epi16(b, h[2], 2);
+        }
+        v = _mm_cvtph_ps(b);
     } else {
-        float t[4] = {0};
-        memcpy(t, (const float *)p + i, (size_t)ng * 4);
-        v = _mm_loadu_ps(t);
+        const float *f = (const float *)p + i;
+        v = ng == 4 ? _mm_loadu_ps(f)
+                    : _mm_maskload_ps(f, _mm_cmpgt_epi32(_mm_set1_epi32(ng), _mm_setr_epi32(0, 1, 2, 3)));
     }
     __m256 v8 = _mm256_castps128_ps256(v);
     *lo = _mm256_permutevar8x32_ps(v8, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
     *hi = _mm256_permutevar8x32_ps(v8, _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3));
 }
 
+/* The first n (< 8) of 8 f16 values at h, zeros after */
+static inline __attribute__((always_inline)) __m128i load_f16_first(const uint16_t *h, int n) {
+    __m128i b = _mm_setzero_si128();
+    switch (n) {
+    case 7: b = _mm_insert_epi16(b, h[6], 6); /* fall through */
+    case 6: b = _mm_insert_epi16(b, h[5], 5); /* fall through */
+    case 5: b = _mm_insert_epi16(b, h[4], 4); /* fall through */
+    case 4: b = _mm_insert_epi16(b, h[3], 3); /* fall through */
+    case 3: b = _mm_insert_epi16(b, h[2], 2); /* fall through */
+    case 2: b = _mm_insert_epi16(b, h[1], 1); /* fall through */
+    case 1: b = _mm_insert_epi16(b, h[0], 0); /* fall through */
+    default: break;
+    }
+    return b;
+}
+
 /* 16 values of one row from p + i, cnt (<= 16) of them, zeros past cnt */
 static inline __attribute__((always_inline)) vf load16(int f16, const void *p, int64_t i, int cnt) {
     if (!f16) return vf_maskz_load(vmask_first(cnt), (const float *)p + i);
     const uint16_t *h = (const uint16_t *)p + i;
-    uint16_t t[16];
-    if (cnt < 16) {
-        memset(t, 0, sizeof t);
-        memcpy(t, h, (size_t)cnt * 2);
-        h = t;
+    __m128i b0, b1;
+    if (cnt == 16) {
+        b0 = _mm_loadu_si128((const __m128i *)h);
+        b1 = _mm_loadu_si128((const __m128i *)(h + 8));
+    } else if (cnt >= 8) {
+        b0 = _mm_loadu_si128((const __m128i *)h);
+        b1 = load_f16_first(h + 8, cnt - 8);
+    } else {
+        b0 = load_f16_first(h, cnt);
+        b1 = _mm_setzero_si128();
     }
-    return (vf){_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h)),
-                _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + 8)))};
+    return (vf){_mm256_cvtph_ps(b0), _mm256_cvtph_ps(b1)};
 }
 
 /* One half (8 lanes) of 128 * I(q1) + I(q2) for q4 codes w0 (step 0), w1 (step 1); x points at
@@ -306,12 +331,12 @@ static inline __attribute__((always_inline)) __m256i dot_q4(__m256i w0, __m256i 
     return _mm256_add_epi32(_mm256_madd_epi16(p, _mm256_set1_epi16(128)), _mm256_madd_epi16(q, _mm256_set1_epi16(1)));
 }
 
-/* The same for signed q8 weights s0, s1 (their magnitudes a0, a1): each product pair may reach
- * 2 * 128 * 127, so every step widens on its own. */
-static inline __attribute__((always_inline)) __m256i
-dot_q8(__m256i s0, __m256i s1, __m256i a0, __m256i a1, const int8_t *x) {
+/* The same for signed q8 weights s0, s1: |s| * (x with the sign of s); each product pair may
+ * reach 2 * 128 * 127, so every step widens on its own. */
+static inline __attribute__((always_inline)) __m256i dot_q8(__m256i s0, __m256i s1, const int8_t *x) {
     const __m256i *xv = (const __m256i *)x;
     __m256i k128 = _mm256_set1_epi16(128), one = _mm256_set1_epi16(1);
+    __m256i a0 = _mm256_abs_epi8(s0), a1 = _mm256_abs_epi8(s1);
     __m256i h0 = _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(_mm256_loadu_si256(xv), s0)), k128);
     __m256i h1 = _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(_mm256_loadu_si256(xv + 2), s1)), k128);
     __m256i l0 = _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(_mm256_loadu_si256(xv + 4), s0)), one);
@@ -319,74 +344,68 @@ dot_q8(__m256i s0, __m256i s1, __m256i a0, __m256i a1, const int8_t *x) {
     return _mm256_add_epi32(_mm256_add_epi32(h0, h1), _mm256_add_epi32(l0, l1));
 }
 
+/* Half h of one SB of one column's weights: w0, w1 = q4 codes of steps 0 and 1, or signed q8.
+ * A full SB loads plainly; the tail SB (lanes < 16) loads the dwords of its lanes only. */
+static inline __attribute__((always_inline)) void
+weights_half(int kind, int full, const uint8_t *p, int lanes, int h, __m256i *w0, __m256i *w1) {
+    __m256i m = _mm256_setzero_si256();
+    if (!full)
+        m = _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes - 8 * h), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    if (kind == Q8) {
+        const uint8_t *p1 = p + (full ? 64 : 4 * lanes); /* step 1 */
+        __m256i r0 = full ? _mm256_loadu_si256((const __m256i *)(p + 32 * h)) : _mm256_maskload_epi32((const int *)(p + 32 * h), m);
+        __m256i r1 = full ? _mm256_loadu_si256((const __m256i *)(p1 + 32 * h)) : _mm256_maskload_epi32((const int *)(p1 + 32 * h), m);
+        const __m256i flip = _mm256_set1_epi8((char)0x80);
+        *w0 = _mm256_xor_si256(r0, flip);
+        *w1 = _mm256_xor_si256(r1, flip);
+    } else {
+        __m256i b = full ? _mm256_loadu_si256((const __m256i *)(p + 32 * h)) : _mm256_maskload_epi32((const int *)(p + 32 * h), m);
+        const __m256i nib = _mm256_set1_epi8(0x0F);
+        *w0 = _mm256_and_si256(b, nib);
+        *w1 = _mm256_and_si256(_mm256_srli_epi16(b, 4), nib);
+    }
+}
+
+/* SB j of columns n0 .. n0 + C - 1 for rows m0 .. m0 + R - 1, into acc[r][c][half] */
+static inline __attribute__((always_inline)) void
+sb_i8(int kind, int R, int C, int full, const ActQ *a, int64_t K, const uint8_t *w, const void *sc,
+      int64_t m0, int64_t n0, int64_t j, __m256 acc[8][4][2]) {
+    const int f16 = kind != Q4F;
+    const int64_t nsb = a->nsb, ngroups = K / 32;
+    const int64_t row_bytes = kind == Q8 ? K : K / 2;
+    const int lanes = full ? 16 : (int)((K - j * 128) / 8);
+    __m256 dv[4][2];
+    _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) {
+        const uint8_t *p = w + (n0 + c) * row_bytes + j * (kind == Q8 ? 128 : 64);
+        /* the next rows' bytes of this SB: L3 latency, not bandwidth, bounds a lone row */
+        if (PREFETCH_ROWS) _mm_prefetch((const char *)(p + PREFETCH_ROWS * row_bytes), _MM_HINT_T0);
+        group_vec(f16, sc, (n0 + c) * ngroups + j * 4, full ? 4 : lanes / 4, &dv[c][0], &dv[c][1]);
+    }
+    _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+        _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) {
+            const uint8_t *p = w + (n0 + c) * row_bytes + j * (kind == Q8 ? 128 : 64);
+            __m256i w0, w1;
+            weights_half(kind, full, p, lanes, h, &w0, &w1);
+            _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) {
+                const int8_t *xq = a->q + ((m0 + r) * nsb + j) * 256 + 32 * h;
+                const float *sx = a->sx + ((m0 + r) * nsb + j) * 16 + 8 * h;
+                __m256i dot = kind == Q8 ? dot_q8(w0, w1, xq) : dot_q4(w0, w1, xq);
+                acc[r][c][h] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(dot), _mm256_loadu_ps(sx)), dv[c][h], acc[r][c][h]);
+            }
+        }
+    }
+}
+
 static inline __attribute__((always_inline)) void
 tile_i8(int kind, int R, int C, const ActQ *a, int64_t K, const uint8_t *w, const void *sc,
         const void *mn, const float *bias, int64_t m0, int64_t n0, float *y, int64_t ldy) {
     const int f16 = kind != Q4F;
-    const int64_t nsb = a->nsb, ngroups = K / 32;
-    const int64_t row_bytes = kind == Q8 ? K : K / 2;
+    const int64_t nsb = a->nsb, ngroups = K / 32, nfull = K / 128;
     __m256 acc[8][4][2];
     _Pragma("GCC unroll 8") for (int r = 0; r < R; r++)
         _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) acc[r][c][0] = acc[r][c][1] = _mm256_setzero_ps();
-    for (int64_t j = 0; j < nsb; j++) {
-        int64_t cols = K - j * 128 < 128 ? K - j * 128 : 128;
-        int lanes = (int)(cols / 8);
-        __m256i mlo = _mm256_setzero_si256(), mhi = mlo;
-        if (lanes < 16) { /* the tail: dwords of the lanes that exist */
-            __m256i vl = _mm256_set1_epi32(lanes);
-            mlo = _mm256_cmpgt_epi32(vl, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-            mhi = _mm256_cmpgt_epi32(vl, _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15));
-        }
-        _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) {
-            const uint8_t *p = w + (n0 + c) * row_bytes + j * (kind == Q8 ? 128 : 64);
-            /* the next rows' bytes of this SB: L3 latency, not bandwidth, bounds a lone row */
-            if (PREFETCH_ROWS) _mm_prefetch((const char *)(p + PREFETCH_ROWS * row_bytes), _MM_HINT_T0);
-            __m256i w0[2], w1[2], a0[2], a1[2]; /* per half */
-            if (kind == Q8) {
-                __m256i raw[4]; /* step 0 lo, hi; step 1 lo, hi */
-                if (lanes == 16) {
-                    for (int i = 0; i < 4; i++) raw[i] = _mm256_loadu_si256((const __m256i *)p + i);
-                } else {
-                    raw[0] = _mm256_maskload_epi32((const int *)p, mlo);
-                    raw[1] = _mm256_maskload_epi32((const int *)(p + 32), mhi);
-                    raw[2] = _mm256_maskload_epi32((const int *)(p + 4 * lanes), mlo);
-                    raw[3] = _mm256_maskload_epi32((const int *)(p + 4 * lanes + 32), mhi);
-                }
-                const __m256i flip = _mm256_set1_epi8((char)0x80);
-                for (int h = 0; h < 2; h++) {
-                    w0[h] = _mm256_xor_si256(raw[h], flip);
-                    w1[h] = _mm256_xor_si256(raw[2 + h], flip);
-                    a0[h] = _mm256_abs_epi8(w0[h]);
-                    a1[h] = _mm256_abs_epi8(w1[h]);
-                }
-            } else {
-                __m256i b[2];
-                if (lanes == 16) {
-                    b[0] = _mm256_loadu_si256((const __m256i *)p);
-                    b[1] = _mm256_loadu_si256((const __m256i *)p + 1);
-                } else {
-                    b[0] = _mm256_maskload_epi32((const int *)p, mlo);
-                    b[1] = _mm256_maskload_epi32((const int *)(p + 32), mhi);
-                }
-                const __m256i nib = _mm256_set1_epi8(0x0F);
-                for (int h = 0; h < 2; h++) {
-                    w0[h] = _mm256_and_si256(b[h], nib);
-                    w1[h] = _mm256_and_si256(_mm256_srli_epi16(b[h], 4), nib);
-                }
-            }
-            __m256 dv[2];
-            group_vec(f16, sc, (n0 + c) * ngroups + j * 4, (int)(cols / 32), &dv[0], &dv[1]);
-            _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) {
-                const int8_t *xq = a->q + ((m0 + r) * nsb + j) * 256;
-                const float *sx = a->sx + ((m0 + r) * nsb + j) * 16;
-                for (int h = 0; h < 2; h++) {
-                    __m256i dot = kind == Q8 ? dot_q8(w0[h], w1[h], a0[h], a1[h], xq + 32 * h)
-                                             : dot_q4(w0[h], w1[h], xq + 32 * h);
-                    acc[r][c][h] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(dot), _mm256_loadu_ps(sx + 8 * h)), dv[h], acc[r][c][h]);
-                }
-            }
-        }
-    }
+    for (int64_t j = 0; j < nfull; j++) sb_i8(kind, R, C, 1, a, K, w, sc, m0, n0, j, acc);
+    if (nfull < nsb) sb_i8(kind, R, C, 0, a, K, w, sc, m0, n0, nfull, acc);
     if (kind != Q8) { /* the minimum times the exact sum of x over each group */
         for (int64_t g = 0; g < ngroups; g += 16) {
             int cnt = ngroups - g < 16 ? (int)(ngroups - g) : 16;
