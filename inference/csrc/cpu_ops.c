@@ -292,6 +292,8 @@ attend_chunk_k(const int G, const int ND, const AttnArgs *a, QueryState *st, int
     const vmask valid = vmask_first(n);
     const float *kt = a->kc + (block * Hkv + kvh) * D * bs + off;
     const float *vb = a->vc + ((block * bs + off) * Hkv + kvh) * D;
+    vf scores[8];
+#ifdef SIMD_AVX512
     vf s0[8], s1[8]; /* even and odd dimensions per head; fixed sizes (G <= 8) stay in registers */
     _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) s0[g] = s1[g] = vf_zero();
     for (int64_t d = 0; d < D; d += 2) {
@@ -302,8 +304,27 @@ attend_chunk_k(const int G, const int ND, const AttnArgs *a, QueryState *st, int
             s1[g] = vf_fmadd(vf_set1(st->qs[g * D + d + 1]), k1, s1[g]);
         }
     }
-    vf scores[8];
     _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) scores[g] = vf_add(s0[g], s1[g]);
+#else
+    /* the same sums lanes 0..7 first, then 8..15: half the live registers (16 ymm) */
+    _Pragma("GCC unroll 2") for (int half = 0; half < 2; half++) {
+        const __m256i m = half ? valid.hi : valid.lo;
+        __m256 s0[8], s1[8];
+        _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) s0[g] = s1[g] = _mm256_setzero_ps();
+        for (int64_t d = 0; d < D; d += 2) {
+            __m256 k0 = _mm256_maskload_ps(kt + d * bs + 8 * half, m);
+            __m256 k1 = _mm256_maskload_ps(kt + (d + 1) * bs + 8 * half, m);
+            _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) {
+                s0[g] = _mm256_fmadd_ps(_mm256_set1_ps(st->qs[g * D + d]), k0, s0[g]);
+                s1[g] = _mm256_fmadd_ps(_mm256_set1_ps(st->qs[g * D + d + 1]), k1, s1[g]);
+            }
+        }
+        _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) {
+            if (half) scores[g].hi = _mm256_add_ps(s0[g], s1[g]);
+            else scores[g].lo = _mm256_add_ps(s0[g], s1[g]);
+        }
+    }
+#endif
     for (int g = 0; g < G; g++) {
         vf sv = vf_mask_mov(vf_set1(-INFINITY), valid, scores[g]);
         float new_mx = fmaxf(st->mx[g], vf_reduce_max(sv));
