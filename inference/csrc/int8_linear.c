@@ -22,8 +22,10 @@
  * (pairs of int16 into int32) on each 256-bit half of the 16 lanes, as llama.cpp does. The int16
  * sums cannot saturate for q4 (2 * 15 * 127 per pair, two steps added); q8 weights are taken back
  * to signed (w + 128 ^ 0x80), multiplied as |w| * (x with w's sign) (at most 2 * 128 * 127 per
- * pair) and widened step by step, so that the offset correction is not needed. The integer dot
- * products are the same, and so is every float operation on them: both paths give the same bits.
+ * pair) and widened step by step, so that the offset correction is not needed. Calls of several
+ * rows hold x as one int16 (128 * q1 + q2) instead and widen the weights (tile_wide). The integer
+ * dot products are the same, and so is every float operation on them, in the same order per lane:
+ * every path gives the same bits.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,6 +47,9 @@ typedef struct {
     float *xs;     /* [M, nsb * 4]   */
     int32_t *corr; /* [M, nsb * 16]  */
     int64_t nsb;
+#ifdef SIMD_AVX2
+    int wide; /* q holds 128 * q1 + q2 as int16 in the layout of tile_wide (calls of several rows) */
+#endif
 } ActQ;
 
 typedef struct {
@@ -149,9 +154,33 @@ static void quantize_row(void *args, int64_t m) {
             a->xs[m * nsb * 4 + j * 4 + g] = sum;
             for (int k = 0; k < 4; k++) sx[g * 4 + k] = d;
         }
+        int8_t *dst = a->q + (m * nsb + j) * 256;
+        if (a->wide) {
+            /* x16 = 128 * q1 + q2 (|x16| <= 16320), natural order in n[0..7]; per half h, vector i
+             * holds in its dword k the columns 64h + 8k + 2i, +1 (the dwords 32h + 4k + i) */
+            __m256i n[8];
+            for (int v = 0; v < 8; v++) {
+                __m256i d1 = _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)(tmp + 16 * v)));
+                __m256i d2 = _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)(tmp + 128 + 16 * v)));
+                /* dwords (k = 2v', i = 0..3), (k = 2v' + 1, i = 0..3) -> i-major qword pairs */
+                n[v] = _mm256_permutevar8x32_epi32(_mm256_add_epi16(_mm256_slli_epi16(d1, 7), d2),
+                                                   _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            }
+            __m256i *out = (__m256i *)dst;
+            for (int h = 0; h < 2; h++) {
+                const __m256i *p = n + 4 * h;
+                __m256i lo01 = _mm256_unpacklo_epi64(p[0], p[1]), lo23 = _mm256_unpacklo_epi64(p[2], p[3]);
+                __m256i hi01 = _mm256_unpackhi_epi64(p[0], p[1]), hi23 = _mm256_unpackhi_epi64(p[2], p[3]);
+                _mm256_storeu_si256(out + 4 * h + 0, _mm256_permute2x128_si256(lo01, lo23, 0x20));
+                _mm256_storeu_si256(out + 4 * h + 1, _mm256_permute2x128_si256(hi01, hi23, 0x20));
+                _mm256_storeu_si256(out + 4 * h + 2, _mm256_permute2x128_si256(lo01, lo23, 0x31));
+                _mm256_storeu_si256(out + 4 * h + 3, _mm256_permute2x128_si256(hi01, hi23, 0x31));
+            }
+            vf_store(a->sx + (m * nsb + j) * 16, vf_load(sx));
+            continue;
+        }
         /* dwords 2k + s of the natural order go to lane k of step s */
         const __m256i split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
-        int8_t *dst = a->q + (m * nsb + j) * 256;
         for (int digit = 0; digit < 2; digit++) {
             __m256i p[4];
             for (int i = 0; i < 4; i++)
@@ -424,12 +453,113 @@ tile_i8(int kind, int R, int C, const ActQ *a, int64_t K, const uint8_t *w, cons
             y[(m0 + r) * ldy + n0 + c] = vf_reduce_add((vf){acc[r][c][0], acc[r][c][1]}) + (bias ? bias[n0 + c] : 0.0f);
 }
 
-/* tile shapes: rows x columns (16 ymm registers; two per accumulator) */
+/* ---- several rows: 16-bit products ----------------------------------------------------------
+ * With activations as x16 = 128 * q1 + q2 (int16, see quantize_row), a lane's dot product is four
+ * vpmaddwd of int16 weights, each taking columns 8k + 2i, 8k + 2i + 1 of lane k, added: the same
+ * integers as the two-digit products (|w * x16| <= 128 * 16320, four pairs < 2^31), with 4 instead
+ * of 6 multiplies per 8 lanes (q8: 4 instead of 8 and no sign trick). Widening the weights costs
+ * per column, so one-row calls keep the byte products of tile_i8. */
+
+/* Half h of one SB of one column's weights as int16 W[i] = columns 8k + 2i, +1 of lane 8h + k */
+static inline __attribute__((always_inline)) void
+weights_wide(int kind, int full, const uint8_t *p, int lanes, int h, __m256i W[4]) {
+    const __m256i b01 = _mm256_setr_epi8(0, -1, 1, -1, 4, -1, 5, -1, 8, -1, 9, -1, 12, -1, 13, -1,
+                                         0, -1, 1, -1, 4, -1, 5, -1, 8, -1, 9, -1, 12, -1, 13, -1);
+    const __m256i b23 = _mm256_setr_epi8(2, -1, 3, -1, 6, -1, 7, -1, 10, -1, 11, -1, 14, -1, 15, -1,
+                                         2, -1, 3, -1, 6, -1, 7, -1, 10, -1, 11, -1, 14, -1, 15, -1);
+    __m256i m = _mm256_setzero_si256();
+    if (!full)
+        m = _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes - 8 * h), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    if (kind == Q8) { /* bytes are w + 128; lanes past the tail load as 0, that is w = -128 (x is 0 there) */
+        const uint8_t *p1 = p + (full ? 64 : 4 * lanes); /* step 1 */
+        __m256i r0 = full ? _mm256_loadu_si256((const __m256i *)(p + 32 * h)) : _mm256_maskload_epi32((const int *)(p + 32 * h), m);
+        __m256i r1 = full ? _mm256_loadu_si256((const __m256i *)(p1 + 32 * h)) : _mm256_maskload_epi32((const int *)(p1 + 32 * h), m);
+        const __m256i k128 = _mm256_set1_epi16(128);
+        W[0] = _mm256_sub_epi16(_mm256_shuffle_epi8(r0, b01), k128);
+        W[1] = _mm256_sub_epi16(_mm256_shuffle_epi8(r0, b23), k128);
+        W[2] = _mm256_sub_epi16(_mm256_shuffle_epi8(r1, b01), k128);
+        W[3] = _mm256_sub_epi16(_mm256_shuffle_epi8(r1, b23), k128);
+    } else {
+        __m256i b = full ? _mm256_loadu_si256((const __m256i *)(p + 32 * h)) : _mm256_maskload_epi32((const int *)(p + 32 * h), m);
+        __m256i t01 = _mm256_shuffle_epi8(b, b01), t23 = _mm256_shuffle_epi8(b, b23);
+        const __m256i nib = _mm256_set1_epi16(0x0F);
+        W[0] = _mm256_and_si256(t01, nib);
+        W[1] = _mm256_and_si256(t23, nib);
+        W[2] = _mm256_srli_epi16(t01, 4);
+        W[3] = _mm256_srli_epi16(t23, 4);
+    }
+}
+
+/* Lanes 8h .. 8h + 7 of SB j of columns n0 .. n0 + C - 1 for rows m0 .. m0 + R - 1 */
+static inline __attribute__((always_inline)) void
+sb_wide(int kind, int R, int C, int full, int h, const ActQ *a, int64_t K, const uint8_t *w,
+        const void *sc, int64_t m0, int64_t n0, int64_t j, __m256 acc[8][4]) {
+    const int f16 = kind != Q4F;
+    const int64_t nsb = a->nsb, ngroups = K / 32;
+    const int64_t row_bytes = kind == Q8 ? K : K / 2;
+    const int lanes = full ? 16 : (int)((K - j * 128) / 8);
+    _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) {
+        const uint8_t *p = w + (n0 + c) * row_bytes + j * (kind == Q8 ? 128 : 64);
+        __m256 dv[2];
+        group_vec(f16, sc, (n0 + c) * ngroups + j * 4, full ? 4 : lanes / 4, &dv[0], &dv[1]);
+        __m256i W[4];
+        weights_wide(kind, full, p, lanes, h, W);
+        _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) {
+            const __m256i *x = (const __m256i *)(a->q + ((m0 + r) * nsb + j) * 256) + 4 * h;
+            __m256i d01 = _mm256_add_epi32(_mm256_madd_epi16(W[0], _mm256_loadu_si256(x)),
+                                           _mm256_madd_epi16(W[1], _mm256_loadu_si256(x + 1)));
+            __m256i d23 = _mm256_add_epi32(_mm256_madd_epi16(W[2], _mm256_loadu_si256(x + 2)),
+                                           _mm256_madd_epi16(W[3], _mm256_loadu_si256(x + 3)));
+            const float *sx = a->sx + ((m0 + r) * nsb + j) * 16 + 8 * h;
+            acc[r][c] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(d01, d23)), _mm256_loadu_ps(sx)), dv[h], acc[r][c]);
+        }
+    }
+}
+
+/* Each lane's chain is that of tile_i8 (super-blocks in order, then the minimum terms); lanes
+ * 0..7 run to the end first, then lanes 8..15, so only half the accumulators are live. */
+static inline __attribute__((always_inline)) void
+tile_wide(int kind, int R, int C, const ActQ *a, int64_t K, const uint8_t *w, const void *sc,
+          const void *mn, const float *bias, int64_t m0, int64_t n0, float *y, int64_t ldy) {
+    const int f16 = kind != Q4F;
+    const int64_t nsb = a->nsb, ngroups = K / 32, nfull = K / 128;
+    __m256 lanes_lo[8][4];
+    _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+        __m256 acc[8][4];
+        _Pragma("GCC unroll 8") for (int r = 0; r < R; r++)
+            _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();
+        for (int64_t j = 0; j < nfull; j++) sb_wide(kind, R, C, 1, h, a, K, w, sc, m0, n0, j, acc);
+        if (nfull < nsb) sb_wide(kind, R, C, 0, h, a, K, w, sc, m0, n0, nfull, acc);
+        if (kind != Q8) {
+            for (int64_t g = 0; g < ngroups; g += 16) {
+                int cnt = ngroups - g < 16 ? (int)(ngroups - g) : 16;
+                _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) {
+                    vf mv = load16(f16, mn, (n0 + c) * ngroups + g, cnt);
+                    _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) {
+                        vf xs = vf_maskz_load(vmask_first(cnt), a->xs + (m0 + r) * nsb * 4 + g);
+                        acc[r][c] = _mm256_fmadd_ps(h ? mv.hi : mv.lo, h ? xs.hi : xs.lo, acc[r][c]);
+                    }
+                }
+            }
+        }
+        _Pragma("GCC unroll 8") for (int r = 0; r < R; r++)
+            _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) {
+                if (h)
+                    y[(m0 + r) * ldy + n0 + c] = vf_reduce_add((vf){lanes_lo[r][c], acc[r][c]}) + (bias ? bias[n0 + c] : 0.0f);
+                else
+                    lanes_lo[r][c] = acc[r][c];
+            }
+    }
+}
+
+/* Tile shapes (rows x columns; measured on AMD Zen 3): several rows take tile_wide, R0 x C0
+ * (then 2 x C2, 1 x C2); a single row tile_i8 with C1 columns (q8: C1Q8). */
 #ifndef I8_R0
-#define I8_R0 4
+#define I8_R0 8
 #define I8_C0 1
 #define I8_C2 2
-#define I8_C1 2
+#define I8_C1 4
+#define I8_C1Q8 1
 #endif
 
 #endif
@@ -440,6 +570,13 @@ tile_i8(int kind, int R, int C, const ActQ *a, int64_t K, const uint8_t *w, cons
         int64_t n = n_lo;                                                                      \
         for (; n + C <= n_hi; n += C) tile_i8(kind, R, C, a, K, w, sc, mn, bias, m0, n, y, ldy); \
         for (; n < n_hi; n++) tile_i8(kind, R, 1, a, K, w, sc, mn, bias, m0, n, y, ldy);      \
+    } while (0)
+
+#define TILE_ROW_WIDE(kind, R, C)                                                                \
+    do {                                                                                         \
+        int64_t n = n_lo;                                                                        \
+        for (; n + C <= n_hi; n += C) tile_wide(kind, R, C, a, K, w, sc, mn, bias, m0, n, y, ldy); \
+        for (; n < n_hi; n++) tile_wide(kind, R, 1, a, K, w, sc, mn, bias, m0, n, y, ldy);        \
     } while (0)
 
 typedef struct {
@@ -466,14 +603,21 @@ static inline __attribute__((always_inline)) void chunk_i8(int kind, const I8Arg
     for (; m0 + 2 <= M; m0 += 2) TILE_ROW_I8(kind, 2, 4);
     for (; m0 < M; m0++) TILE_ROW_I8(kind, 1, 4);
 #else
-    for (; m0 + I8_R0 <= M; m0 += I8_R0) TILE_ROW_I8(kind, I8_R0, I8_C0);
-    for (; m0 + 2 <= M; m0 += 2) TILE_ROW_I8(kind, 2, I8_C2);
-    for (; m0 < M; m0++) TILE_ROW_I8(kind, 1, I8_C1);
+    if (a->wide) {
+        for (; m0 + I8_R0 <= M; m0 += I8_R0) TILE_ROW_WIDE(kind, I8_R0, I8_C0);
+        for (; m0 + 2 <= M; m0 += 2) TILE_ROW_WIDE(kind, 2, I8_C2);
+        for (; m0 < M; m0++) TILE_ROW_WIDE(kind, 1, I8_C2);
+    } else {
+        for (; m0 < M; m0++) TILE_ROW_I8(kind, 1, (kind == Q8 ? I8_C1Q8 : I8_C1));
+    }
 #endif
 }
 
 static int act_alloc(ActQ *a, int64_t M, int64_t K) {
     a->nsb = (K + 127) / 128;
+#ifdef SIMD_AVX2
+    a->wide = M > 1;
+#endif
     a->q = aligned_alloc(64, (size_t)(M * a->nsb * 256));
     a->sx = aligned_alloc(64, (size_t)(M * a->nsb * 16 * 4));
     a->xs = aligned_alloc(64, (size_t)(M * a->nsb * 4 * 4 + 64));

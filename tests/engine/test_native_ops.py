@@ -116,6 +116,21 @@ def test_linear_rows_are_batch_invariant(m, row, kind, exact):
     assert torch.equal(layer(x)[row], layer(x[row : row + 1].clone())[0])
 
 
+@pytest.mark.parametrize("kind", sorted(WEIGHTS))
+@pytest.mark.parametrize("k", [608, 800])  # a partial last super-block, groups past 16
+def test_linear_rows_alone_equal_the_batch_with_partial_super_blocks(kind, k):
+    """One row and many rows may take different code (AVX2: byte and 16-bit products); each
+    row's result is the same bits."""
+    group = 128 if "128" in kind else 64 if "64" in kind else 32
+    k = -(-k // group) * group
+    layer = Linear(WEIGHTS[kind](40, k), torch.randn(40))
+    x = torch.randn(13, k, generator=torch.Generator().manual_seed(k))
+    x[:, 5] = 30.0  # an outlier channel: large digits
+    batch = layer(x)
+    for row in range(13):
+        assert torch.equal(batch[row], layer(x[row : row + 1].clone())[0])
+
+
 def test_rmsnorm_with_residual_add():
     h, add, w = torch.randn(5, 96), torch.randn(5, 96), torch.randn(96)
     expected_h = h + add
