@@ -69,7 +69,7 @@ KINDS = {
     ABSTAIN: [OPENERS["nothing_relevant"], OPENERS["nothing_supported"], PART_NOT_COVERED],
     "source": [SOURCE],
 }
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(¿¡])")
+SENTENCE_END = re.compile(rf"(?<=[.!?]){passages.NOT_AFTER_ABBREVIATION}\s+(?=[A-Z0-9\"“(¿¡])")
 
 
 def sentences(text: str) -> list[str]:

@@ -21,7 +21,7 @@ from django.utils import timezone
 from chatbot.conversations import prompt as conversation_prompt
 from chatbot.conversations.models import Conversation, Message
 from chatbot.engine import cache_salt
-from chatbot.knowledge import embeddings, retrieval
+from chatbot.knowledge import embeddings, passages, retrieval
 from chatbot.knowledge.retrieval import Hit
 
 from . import grounding, intents, phrases, policy, questions, spelling, support
@@ -45,7 +45,7 @@ ASSISTANT_MODEL = "parley-assistant"
 # One part of a multi-part message is answered by this many best sentences of its passage.
 PART_SENTENCES = 2
 # A complete sentence in the model's text so far: it ends, and something follows it.
-SENTENCE_DONE = re.compile(r"(?<=[.!?])[\"”')]?\s+|\n+")
+SENTENCE_DONE = re.compile(rf"(?<=[.!?]){passages.NOT_AFTER_ABBREVIATION}[\"”')]?\s+|\n+")
 
 
 @dataclass

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 MAX_PASSAGE_CHARS = 900
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(])")
+# A full stop after these ends no sentence ("Oranmore, Co. Galway", "Mr. Jones", "e.g. a card").
+ABBREVIATIONS = ("Co", "St", "Mr", "Mrs", "Ms", "Dr", "Ltd", "Inc", "Jr", "Sr", "vs", "e.g", "i.e")
+NOT_AFTER_ABBREVIATION = "".join(rf"(?<!\b{re.escape(a)}\.)" for a in ABBREVIATIONS)
+SENTENCE_END = re.compile(rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}\s+(?=[A-Z0-9\"“(])")
 
 
 @dataclass(frozen=True)

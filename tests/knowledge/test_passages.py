@@ -78,3 +78,12 @@ def test_a_lead_in_with_no_list_stays_and_markdown_emphasis_reads_as_plain_text(
         "Or else: hello@shop.ie",
         "Or else: plain item",
     ]
+
+
+def test_a_full_stop_after_an_abbreviation_ends_no_sentence():
+    text = "We ship from Oranmore, Co. Galway. Ask Mr. Byrne for a quote. Then pay."
+    assert sentences(text) == [
+        "We ship from Oranmore, Co. Galway.",
+        "Ask Mr. Byrne for a quote.",
+        "Then pay.",
+    ]
