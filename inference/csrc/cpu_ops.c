@@ -102,6 +102,12 @@ tile(int kind, int R, int C, const float *x, int64_t K, const void *w, const voi
 }
 
 #define N_CHUNK 16
+#ifndef F_R0 /* AVX2 tile shapes */
+#define F_R0 4
+#define F_C0 1
+#define F_C2 2
+#define F_C1 2
+#endif
 
 /* Columns [n_lo, n_hi) for rows [m0, m0 + R): full C-wide tiles, then single columns. */
 #define TILE_ROW(kind, R, C)                                                                   \
@@ -132,9 +138,9 @@ static inline __attribute__((always_inline)) void linear_chunk(int kind, const L
     for (; m0 + 2 <= M; m0 += 2) TILE_ROW(kind, 2, 4);
     for (; m0 < M; m0++) TILE_ROW(kind, 1, 8);
 #else /* 16 ymm registers, two per vector: smaller tiles */
-    for (; m0 + 4 <= M; m0 += 4) TILE_ROW(kind, 4, 1);
-    for (; m0 + 2 <= M; m0 += 2) TILE_ROW(kind, 2, 2);
-    for (; m0 < M; m0++) TILE_ROW(kind, 1, 2);
+    for (; m0 + F_R0 <= M; m0 += F_R0) TILE_ROW(kind, F_R0, F_C0);
+    for (; m0 + 2 <= M; m0 += 2) TILE_ROW(kind, 2, F_C2);
+    for (; m0 < M; m0++) TILE_ROW(kind, 1, F_C1);
 #endif
 }
 
