@@ -1,5 +1,5 @@
 """The engine's CPU kernels in plain PyTorch, for machines the C kernels of csrc/ do not build or
-run on (no AVX-512 VNNI, no gcc, macOS, ARM). ``inference.cpu_kernels`` picks this module or
+run on (x86 without AVX2, no gcc, macOS, ARM). ``inference.cpu_kernels`` picks this module or
 ``inference.native``; both expose the same functions, on the same tensors in the same layouts.
 
 The arithmetic is the C kernels': the int8-activation linears quantize each row per 32 columns
