@@ -565,18 +565,13 @@ tile_wide(int kind, int R, int C, const ActQ *a, int64_t K, const uint8_t *w, co
 #endif
 
 #define N_CHUNK 16
-#define TILE_ROW_I8(kind, R, C)                                                                \
+/* Columns [n_lo, n_hi) for rows [m0, m0 + R) with the tile function `fn`: full C-wide tiles, then
+ * single columns. */
+#define TILE_ROW(fn, kind, R, C)                                                               \
     do {                                                                                       \
         int64_t n = n_lo;                                                                      \
-        for (; n + C <= n_hi; n += C) tile_i8(kind, R, C, a, K, w, sc, mn, bias, m0, n, y, ldy); \
-        for (; n < n_hi; n++) tile_i8(kind, R, 1, a, K, w, sc, mn, bias, m0, n, y, ldy);      \
-    } while (0)
-
-#define TILE_ROW_WIDE(kind, R, C)                                                                \
-    do {                                                                                         \
-        int64_t n = n_lo;                                                                        \
-        for (; n + C <= n_hi; n += C) tile_wide(kind, R, C, a, K, w, sc, mn, bias, m0, n, y, ldy); \
-        for (; n < n_hi; n++) tile_wide(kind, R, 1, a, K, w, sc, mn, bias, m0, n, y, ldy);        \
+        for (; n + C <= n_hi; n += C) fn(kind, R, C, a, K, w, sc, mn, bias, m0, n, y, ldy);    \
+        for (; n < n_hi; n++) fn(kind, R, 1, a, K, w, sc, mn, bias, m0, n, y, ldy);            \
     } while (0)
 
 typedef struct {
@@ -598,17 +593,17 @@ static inline __attribute__((always_inline)) void chunk_i8(int kind, const I8Arg
     int64_t n_lo = ch * N_CHUNK, n_hi = n_lo + N_CHUNK < N ? n_lo + N_CHUNK : N;
     int64_t m0 = 0;
 #ifdef SIMD_AVX512
-    for (; m0 + 8 <= M; m0 += 8) TILE_ROW_I8(kind, 8, 2);
-    for (; m0 + 4 <= M; m0 += 4) TILE_ROW_I8(kind, 4, 4);
-    for (; m0 + 2 <= M; m0 += 2) TILE_ROW_I8(kind, 2, 4);
-    for (; m0 < M; m0++) TILE_ROW_I8(kind, 1, 4);
+    for (; m0 + 8 <= M; m0 += 8) TILE_ROW(tile_i8, kind, 8, 2);
+    for (; m0 + 4 <= M; m0 += 4) TILE_ROW(tile_i8, kind, 4, 4);
+    for (; m0 + 2 <= M; m0 += 2) TILE_ROW(tile_i8, kind, 2, 4);
+    for (; m0 < M; m0++) TILE_ROW(tile_i8, kind, 1, 4);
 #else
     if (a->wide) {
-        for (; m0 + I8_R0 <= M; m0 += I8_R0) TILE_ROW_WIDE(kind, I8_R0, I8_C0);
-        for (; m0 + 2 <= M; m0 += 2) TILE_ROW_WIDE(kind, 2, I8_C2);
-        for (; m0 < M; m0++) TILE_ROW_WIDE(kind, 1, I8_C2);
+        for (; m0 + I8_R0 <= M; m0 += I8_R0) TILE_ROW(tile_wide, kind, I8_R0, I8_C0);
+        for (; m0 + 2 <= M; m0 += 2) TILE_ROW(tile_wide, kind, 2, I8_C2);
+        for (; m0 < M; m0++) TILE_ROW(tile_wide, kind, 1, I8_C2);
     } else {
-        for (; m0 < M; m0++) TILE_ROW_I8(kind, 1, (kind == Q8 ? I8_C1Q8 : I8_C1));
+        for (; m0 < M; m0++) TILE_ROW(tile_i8, kind, 1, (kind == Q8 ? I8_C1Q8 : I8_C1));
     }
 #endif
 }
