@@ -352,17 +352,13 @@ def start(conversation: Conversation, pending: list[Message], request_id: str, e
     planned = plan(conversation, pending)
     decision, hits = planned.decision, planned.hits
     reply = Reply(request_id, decision.route, decision.reason, planned.match, hits)
-    reply.fallback = lambda: policy.handoff_text(
-        "nothing_supported", _support_hours(conversation.store_id), timezone.now()
-    )
+    reply.fallback = lambda: _handoff_text(conversation, "nothing_supported")
     if decision.route == Route.REFUSAL:
         reply.fixed_text = policy.REFUSALS[decision.reason]
     elif decision.route == Route.SMALLTALK:
         reply.fixed_text = policy.SMALLTALK[decision.reason]
     elif decision.route == Route.HANDOFF:
-        reply.fixed_text = policy.handoff_text(
-            decision.reason, _support_hours(conversation.store_id), timezone.now()
-        )
+        reply.fixed_text = _handoff_text(conversation, decision.reason)
     elif decision.route == Route.ORDER:
         answered = _order_reply(
             conversation, planned.order_numbers, hits, planned.evidence_vector, reply
@@ -370,9 +366,7 @@ def start(conversation: Conversation, pending: list[Message], request_id: str, e
         if not answered and planned.order_numbers:
             # A particular order, and no order system to ask: a person can look it up.
             reply.route, reply.reason = Route.HANDOFF, "no_order_system"
-            reply.fixed_text = policy.handoff_text(
-                reply.reason, _support_hours(conversation.store_id), timezone.now()
-            )
+            reply.fixed_text = _handoff_text(conversation, reply.reason)
         elif not answered:  # "how do I track an order?": the store's articles answer it
             reply.route, reply.reason = Route.ANSWER, planned.match.intent.name
     if reply.route == Route.ANSWER and planned.parts and hits:
@@ -408,6 +402,10 @@ def _parts_answer(parts: list[Part], reply: Reply) -> str:
 def _store_facts(store) -> list[str]:
     """The store settings a reply may state (its name; never its persona, which holds instructions)."""
     return [f"This is {store.name}."]
+
+
+def _handoff_text(conversation: Conversation, reason: str) -> str:
+    return policy.handoff_text(reason, _support_hours(conversation.store_id), timezone.now())
 
 
 def _support_hours(store_id: int):
