@@ -270,10 +270,13 @@ void rope_store_kv(const float *qkv, int64_t T, int64_t H, int64_t Hkv, int64_t 
  * A task is one kv head for up to QG consecutive query tokens (fewer when there are too few
  * tasks for the threads), walked in lockstep over key positions: tokens of one prompt chunk, or
  * sequences sharing a system prompt, read the same cache blocks, so each block comes from memory
- * once per task rather than once per token.
- * Per token the arithmetic is that of the token alone: scores of up to 16 keys of one block at
- * a time (one vector per dimension of K^T), online softmax in key order. */
-#define QG 8
+ * once per task rather than once per token. Tokens that read the same keys of the same block
+ * are scored together, up to 4 at a time, sharing each load of K; the G query heads of a kv head
+ * share each load of a V row.
+ * Per token the arithmetic is that of the token alone, whichever tokens share its loads: scores
+ * of up to 16 keys of one block at a time (one vector per dimension of K^T), online softmax in
+ * key order. */
+#define QG 16
 
 typedef struct {
     const float *q, *kc, *vc;
@@ -289,74 +292,131 @@ typedef struct {
     float *mx, *sum;
 } QueryState;
 
-/* Keys [off, off + n) of one block for one query token. With G (heads per kv head) and ND
- * (head_dim / 16) known at compile time, scores and accumulators stay in registers. */
+#ifdef SIMD_AVX512
+#define ATTN_QK_ACC 12 /* live score vectors (x2: even and odd dimensions) of 32 zmm */
+#define ATTN_PV_ACC 24 /* live output vectors while a V row is shared by heads */
+#else
+#define ATTN_QK_ACC 7 /* x2 halves of 8 lanes at a time, of 16 ymm */
+#define ATTN_PV_ACC 3 /* x2 ymm each: one head of head_dim 64 at a time */
+#endif
+
+/* v is loaded once into a register, not reloaded as a memory operand by each instruction using it */
+static inline __attribute__((always_inline)) void vf_in_register(vf *v) {
+#ifdef SIMD_AVX512
+    __asm__("" : "+v"(*v));
+#else
+    __asm__("" : "+x"(v->lo), "+x"(v->hi));
+#endif
+}
+
+/* Keys [off, off + n) of one block for NT query tokens st[0..NT) that all read them. With G
+ * (heads per kv head), ND (head_dim / 16) and NT known at compile time, scores and accumulators
+ * stay in registers. The max of each score vector only rescales the running sums when it grows:
+ * expf(0) is exactly 1, so skipping it changes no bit. */
 static inline __attribute__((always_inline)) void
-attend_chunk_k(const int G, const int ND, const AttnArgs *a, QueryState *st, int64_t kvh,
-               int64_t block, int64_t off, int64_t n) {
+attend_chunk_k(const int G, const int ND, const int NT, const AttnArgs *a, QueryState *const *st,
+               int64_t kvh, int64_t block, int64_t off, int64_t n) {
     const int64_t Hkv = a->Hkv, D = 16 * ND, bs = a->bs;
     const vmask valid = vmask_first(n);
     const float *kt = a->kc + (block * Hkv + kvh) * D * bs + off;
     const float *vb = a->vc + ((block * bs + off) * Hkv + kvh) * D;
-    vf scores[8];
+    vf scores[ATTN_QK_ACC > 8 ? ATTN_QK_ACC : 8]; /* [token][head] */
 #ifdef SIMD_AVX512
-    vf s0[8], s1[8]; /* even and odd dimensions per head; fixed sizes (G <= 8) stay in registers */
-    _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) s0[g] = s1[g] = vf_zero();
+    vf s0[ATTN_QK_ACC], s1[ATTN_QK_ACC]; /* even and odd dimensions; fixed sizes stay in registers */
+    _Pragma("GCC unroll 12") for (int i = 0; i < NT * G; i++) s0[i] = s1[i] = vf_zero();
     for (int64_t d = 0; d < D; d += 2) {
         vf k0 = vf_maskz_load(valid, kt + d * bs);
         vf k1 = vf_maskz_load(valid, kt + (d + 1) * bs);
-        _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) {
-            s0[g] = vf_fmadd(vf_set1(st->qs[g * D + d]), k0, s0[g]);
-            s1[g] = vf_fmadd(vf_set1(st->qs[g * D + d + 1]), k1, s1[g]);
-        }
+        _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++)
+            _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) {
+                s0[t * G + g] = vf_fmadd(vf_set1(st[t]->qs[g * D + d]), k0, s0[t * G + g]);
+                s1[t * G + g] = vf_fmadd(vf_set1(st[t]->qs[g * D + d + 1]), k1, s1[t * G + g]);
+            }
     }
-    _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) scores[g] = vf_add(s0[g], s1[g]);
+    _Pragma("GCC unroll 12") for (int i = 0; i < NT * G; i++) scores[i] = vf_add(s0[i], s1[i]);
 #else
     /* the same sums lanes 0..7 first, then 8..15: half the live registers (16 ymm) */
     _Pragma("GCC unroll 2") for (int half = 0; half < 2; half++) {
         const __m256i m = half ? valid.hi : valid.lo;
-        __m256 s0[8], s1[8];
-        _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) s0[g] = s1[g] = _mm256_setzero_ps();
+        __m256 s0[ATTN_QK_ACC > 8 ? ATTN_QK_ACC : 8], s1[ATTN_QK_ACC > 8 ? ATTN_QK_ACC : 8];
+        _Pragma("GCC unroll 8") for (int i = 0; i < NT * G; i++) s0[i] = s1[i] = _mm256_setzero_ps();
         for (int64_t d = 0; d < D; d += 2) {
             __m256 k0 = _mm256_maskload_ps(kt + d * bs + 8 * half, m);
             __m256 k1 = _mm256_maskload_ps(kt + (d + 1) * bs + 8 * half, m);
-            _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) {
-                s0[g] = _mm256_fmadd_ps(_mm256_set1_ps(st->qs[g * D + d]), k0, s0[g]);
-                s1[g] = _mm256_fmadd_ps(_mm256_set1_ps(st->qs[g * D + d + 1]), k1, s1[g]);
-            }
+            _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++)
+                _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) {
+                    s0[t * G + g] = _mm256_fmadd_ps(_mm256_set1_ps(st[t]->qs[g * D + d]), k0, s0[t * G + g]);
+                    s1[t * G + g] = _mm256_fmadd_ps(_mm256_set1_ps(st[t]->qs[g * D + d + 1]), k1, s1[t * G + g]);
+                }
         }
-        _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) {
-            if (half) scores[g].hi = _mm256_add_ps(s0[g], s1[g]);
-            else scores[g].lo = _mm256_add_ps(s0[g], s1[g]);
+        _Pragma("GCC unroll 8") for (int i = 0; i < NT * G; i++) {
+            if (half) scores[i].hi = _mm256_add_ps(s0[i], s1[i]);
+            else scores[i].lo = _mm256_add_ps(s0[i], s1[i]);
         }
     }
 #endif
-    for (int g = 0; g < G; g++) {
-        vf sv = vf_mask_mov(vf_set1(-INFINITY), valid, scores[g]);
-        float new_mx = fmaxf(st->mx[g], vf_reduce_max(sv));
-        float corr = expf(st->mx[g] - new_mx);
-        vf pv = vf_maskz_mov(valid, vf_exp(vf_sub(sv, vf_set1(new_mx))));
-        st->sum[g] = st->sum[g] * corr + vf_reduce_add(pv);
-        st->mx[g] = new_mx;
-        float p[16];
-        vf_store(p, pv);
-        vf acc[16];
-        vf vcorr = vf_set1(corr);
-        for (int j = 0; j < ND; j++) acc[j] = vf_mul(st->acc[g * ND + j], vcorr);
-        for (int64_t i = 0; i < n; i++) {
-            vf pi = vf_set1(p[i]);
-            const float *vr = vb + i * Hkv * D;
-            for (int j = 0; j < ND; j++) acc[j] = vf_fmadd(pi, vf_load(vr + 16 * j), acc[j]);
+    /* online softmax of every (token, head) first: independent chains, side by side */
+    float p[4 * 8][16], corr[4 * 8];
+    _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++)
+        for (int g = 0; g < G; g++) {
+            QueryState *s = st[t];
+            vf sv = vf_mask_mov(vf_set1(-INFINITY), valid, scores[t * G + g]);
+            const float mx = s->mx[g], new_mx = fmaxf(mx, vf_reduce_max(sv));
+            const float c = new_mx == mx && mx != -INFINITY ? 1.0f : expf(mx - new_mx);
+            vf pv = vf_maskz_mov(valid, vf_exp(vf_sub(sv, vf_set1(new_mx))));
+            s->sum[g] = s->sum[g] * c + vf_reduce_add(pv);
+            s->mx[g] = new_mx;
+            corr[t * G + g] = c;
+            vf_store(p[t * G + g], pv);
         }
-        for (int j = 0; j < ND; j++) st->acc[g * ND + j] = acc[j];
+    /* acc = acc * corr + sum_i p[i] V[i], per token, PG heads at a time sharing each V row */
+    const int PG0 = ATTN_PV_ACC / ND > 0 ? ATTN_PV_ACC / ND : 1, PG = PG0 < G ? PG0 : G;
+    _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++) {
+        QueryState *s = st[t];
+        _Pragma("GCC unroll 8") for (int g0 = 0; g0 < G; g0 += PG) {
+            const int ng = G - g0 < PG ? G - g0 : PG;
+            vf acc[ATTN_PV_ACC > 16 ? ATTN_PV_ACC : 16]; /* [head][ND] */
+            _Pragma("GCC unroll 8") for (int g = 0; g < ng; g++) {
+                vf vcorr = vf_set1(corr[t * G + g0 + g]);
+                _Pragma("GCC unroll 16") for (int j = 0; j < ND; j++)
+                    acc[g * ND + j] = vf_mul(s->acc[(g0 + g) * ND + j], vcorr);
+            }
+            for (int64_t i = 0; i < n; i++) {
+                const float *vr = vb + i * Hkv * D;
+                vf v[16];
+                _Pragma("GCC unroll 16") for (int j = 0; j < ND; j++) {
+                    v[j] = vf_load(vr + 16 * j);
+                    if (ng > 1) vf_in_register(&v[j]);
+                }
+                _Pragma("GCC unroll 8") for (int g = 0; g < ng; g++) {
+                    vf pi = vf_set1(p[t * G + g0 + g][i]);
+                    _Pragma("GCC unroll 16") for (int j = 0; j < ND; j++)
+                        acc[g * ND + j] = vf_fmadd(pi, v[j], acc[g * ND + j]);
+                }
+            }
+            _Pragma("GCC unroll 8") for (int g = 0; g < ng; g++)
+                _Pragma("GCC unroll 16") for (int j = 0; j < ND; j++)
+                    s->acc[(g0 + g) * ND + j] = acc[g * ND + j];
+        }
     }
 }
 
-#define ATTEND_CASE(G, ND) \
-    case G * 32 + ND: attend_chunk_k(G, ND, a, st, kvh, block, off, n); return;
+/* cnt tokens reading the same keys: 4, then 2, then 1 at a time, as registers allow */
+static inline __attribute__((always_inline)) void
+attend_tokens_k(const int G, const int ND, const AttnArgs *a, QueryState *const *st, int64_t cnt,
+                int64_t kvh, int64_t block, int64_t off, int64_t n) {
+    const int N4 = 4 * G <= ATTN_QK_ACC ? 4 : 1, N2 = 2 * G <= ATTN_QK_ACC ? 2 : 1;
+    int64_t i = 0;
+    for (; N4 == 4 && i + 4 <= cnt; i += 4) attend_chunk_k(G, ND, N4, a, st + i, kvh, block, off, n);
+    for (; N2 == 2 && i + 2 <= cnt; i += 2) attend_chunk_k(G, ND, N2, a, st + i, kvh, block, off, n);
+    for (; i < cnt; i++) attend_chunk_k(G, ND, 1, a, st + i, kvh, block, off, n);
+}
 
-static void attend_chunk(const AttnArgs *a, QueryState *st, int64_t kvh, int64_t block,
-                         int64_t off, int64_t n) {
+#define ATTEND_CASE(G, ND) \
+    case G * 32 + ND: attend_tokens_k(G, ND, a, st, cnt, kvh, block, off, n); return;
+
+static void attend_chunk(const AttnArgs *a, QueryState *const *st, int64_t cnt, int64_t kvh,
+                         int64_t block, int64_t off, int64_t n) {
     const int64_t group = a->H / a->Hkv, nd = a->D / 16;
     switch (group * 32 + nd) {
         ATTEND_CASE(1, 4) ATTEND_CASE(2, 4) ATTEND_CASE(3, 4) ATTEND_CASE(4, 4)
@@ -364,42 +424,49 @@ static void attend_chunk(const AttnArgs *a, QueryState *st, int64_t kvh, int64_t
         ATTEND_CASE(1, 8) ATTEND_CASE(2, 8) ATTEND_CASE(3, 8) ATTEND_CASE(4, 8)
         ATTEND_CASE(5, 8) ATTEND_CASE(6, 8) ATTEND_CASE(7, 8) ATTEND_CASE(8, 8)
     }
-    for (int64_t g = 0; g < group; g++) { /* any other shape: one head at a time */
-        QueryState one = {st->acc + g * nd, st->qs + g * a->D, st->mx + g, st->sum + g};
-        switch (nd) { /* head_dim is a multiple of 16, at most 256 */
-        case 1: attend_chunk_k(1, 1, a, &one, kvh, block, off, n); break;
-        case 2: attend_chunk_k(1, 2, a, &one, kvh, block, off, n); break;
-        case 3: attend_chunk_k(1, 3, a, &one, kvh, block, off, n); break;
-        case 4: attend_chunk_k(1, 4, a, &one, kvh, block, off, n); break;
-        case 5: attend_chunk_k(1, 5, a, &one, kvh, block, off, n); break;
-        case 6: attend_chunk_k(1, 6, a, &one, kvh, block, off, n); break;
-        case 7: attend_chunk_k(1, 7, a, &one, kvh, block, off, n); break;
-        case 8: attend_chunk_k(1, 8, a, &one, kvh, block, off, n); break;
-        case 9: attend_chunk_k(1, 9, a, &one, kvh, block, off, n); break;
-        case 10: attend_chunk_k(1, 10, a, &one, kvh, block, off, n); break;
-        case 11: attend_chunk_k(1, 11, a, &one, kvh, block, off, n); break;
-        case 12: attend_chunk_k(1, 12, a, &one, kvh, block, off, n); break;
-        case 13: attend_chunk_k(1, 13, a, &one, kvh, block, off, n); break;
-        case 14: attend_chunk_k(1, 14, a, &one, kvh, block, off, n); break;
-        case 15: attend_chunk_k(1, 15, a, &one, kvh, block, off, n); break;
-        default: attend_chunk_k(1, 16, a, &one, kvh, block, off, n); break;
+    for (int64_t i = 0; i < cnt; i++)
+        for (int64_t g = 0; g < group; g++) { /* any other shape: one head at a time */
+            QueryState one = {st[i]->acc + g * nd, st[i]->qs + g * a->D, st[i]->mx + g, st[i]->sum + g};
+            QueryState *const po = &one;
+            switch (nd) { /* head_dim is a multiple of 16, at most 256 */
+            case 1: attend_chunk_k(1, 1, 1, a, &po, kvh, block, off, n); break;
+            case 2: attend_chunk_k(1, 2, 1, a, &po, kvh, block, off, n); break;
+            case 3: attend_chunk_k(1, 3, 1, a, &po, kvh, block, off, n); break;
+            case 4: attend_chunk_k(1, 4, 1, a, &po, kvh, block, off, n); break;
+            case 5: attend_chunk_k(1, 5, 1, a, &po, kvh, block, off, n); break;
+            case 6: attend_chunk_k(1, 6, 1, a, &po, kvh, block, off, n); break;
+            case 7: attend_chunk_k(1, 7, 1, a, &po, kvh, block, off, n); break;
+            case 8: attend_chunk_k(1, 8, 1, a, &po, kvh, block, off, n); break;
+            case 9: attend_chunk_k(1, 9, 1, a, &po, kvh, block, off, n); break;
+            case 10: attend_chunk_k(1, 10, 1, a, &po, kvh, block, off, n); break;
+            case 11: attend_chunk_k(1, 11, 1, a, &po, kvh, block, off, n); break;
+            case 12: attend_chunk_k(1, 12, 1, a, &po, kvh, block, off, n); break;
+            case 13: attend_chunk_k(1, 13, 1, a, &po, kvh, block, off, n); break;
+            case 14: attend_chunk_k(1, 14, 1, a, &po, kvh, block, off, n); break;
+            case 15: attend_chunk_k(1, 15, 1, a, &po, kvh, block, off, n); break;
+            default: attend_chunk_k(1, 16, 1, a, &po, kvh, block, off, n); break;
+            }
         }
-    }
 }
 
 static void attention_task(void *args, int64_t task) {
     const AttnArgs *a = args;
     const int64_t H = a->H, Hkv = a->Hkv, D = a->D, bs = a->bs;
     const int64_t group = H / Hkv, nd = D / 16;
-    const int64_t qg = a->qg, kvh = task % Hkv, t0 = task / Hkv * qg;
+    /* kv head major: consecutive tasks (on one thread or side by side on several) read the
+     * same cache blocks while they are still in cache */
+    const int64_t qg = a->qg, groups = (a->T + qg - 1) / qg;
+    const int64_t kvh = task / groups, t0 = task % groups * qg;
     const int64_t nq = a->T - t0 < qg ? a->T - t0 : qg;
     vf acc_mem[QG * group * nd];
     float qs_mem[QG * group * D], mx_mem[QG * group], sum_mem[QG * group];
     QueryState st[QG];
+    const int32_t *bt[QG];
     int64_t longest = 0;
     for (int64_t i = 0; i < nq; i++) {
         const int64_t t = t0 + i;
         st[i] = (QueryState){acc_mem + i * group * nd, qs_mem + i * group * D, mx_mem + i * group, sum_mem + i * group};
+        bt[i] = a->block_tables + (int64_t)a->seq[t] * a->bt_stride;
         for (int64_t g = 0; g < group; g++) {
             const float *qh = a->q + (t * H + kvh * group + g) * D;
             for (int64_t d = 0; d < D; d++) st[i].qs[g * D + d] = qh[d] * a->scale;
@@ -412,11 +479,23 @@ static void attention_task(void *args, int64_t task) {
     /* chunks never cross a block nor 16 keys, so their bounds depend on positions only */
     for (int64_t start = 0; start < longest;) {
         const int64_t off = start % bs, span = bs - off < 16 ? bs - off : 16;
+        int64_t block[QG], n[QG];
         for (int64_t i = 0; i < nq; i++) {
-            const int64_t t = t0 + i, n_keys = a->ctx[t];
-            if (start >= n_keys) continue;
-            const int32_t *bt = a->block_tables + (int64_t)a->seq[t] * a->bt_stride;
-            attend_chunk(a, &st[i], kvh, bt[start / bs], off, n_keys - start < span ? n_keys - start : span);
+            const int64_t n_keys = a->ctx[t0 + i];
+            n[i] = start >= n_keys ? 0 : n_keys - start < span ? n_keys - start : span;
+            block[i] = n[i] ? bt[i][start / bs] : -1;
+        }
+        /* tokens reading the same keys of the same block go together */
+        for (int64_t i = 0; i < nq; i++) {
+            if (!n[i]) continue;
+            QueryState *same[QG];
+            int64_t cnt = 0;
+            for (int64_t j = i; j < nq; j++)
+                if (n[j] == n[i] && block[j] == block[i]) {
+                    same[cnt++] = &st[j];
+                    if (j > i) n[j] = 0;
+                }
+            attend_chunk(a, same, cnt, kvh, block[i], off, n[i]);
         }
         start += span;
     }
