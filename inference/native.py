@@ -1,4 +1,4 @@
-"""The C kernels of csrc/ (pool.c, cpu_ops.c, int8_linear.c), compiled once per source version and
+"""The C kernels of csrc/ (pool.c, cpu_ops.c, int8_linear.c, decoder.c), compiled once per source version and
 CPU with gcc, called through ctypes. ``-march=native`` picks their instruction set (csrc/simd.h):
 AVX-512 F/BW/VL + VNNI where the CPU has it, else AVX2 + FMA + F16C.
 
@@ -20,7 +20,8 @@ from pathlib import Path
 import torch
 
 _SOURCES = [
-    Path(__file__).parent / "csrc" / name for name in ("pool.c", "cpu_ops.c", "int8_linear.c")
+    Path(__file__).parent / "csrc" / name
+    for name in ("pool.c", "cpu_ops.c", "int8_linear.c", "decoder.c")
 ]
 _FLAGS = ["-O3", "-march=native", "-pthread", "-ffp-contract=off", "-fPIC", "-shared"]
 
@@ -40,6 +41,7 @@ _SIGNATURES = {
     "silu_mul": [_P, _I, _I, _P],
     "rope_store_kv": [_P, _I, _I, _I, _I, _P, _P, _P, _P, _I, _P, _P, _P],
     "paged_attention": [_P, _I, _I, _I, _I, _P, _P, _I, _P, _I, _P, _P, _F, _P],
+    "decoder_step": [_P, _I, _I, _P, _P, _P, _I, _P, _P, _P, _P],
 }
 
 
@@ -93,7 +95,7 @@ def _load() -> ctypes.CDLL:
     for name, args in _SIGNATURES.items():
         fn = getattr(lib, name)
         fn.argtypes = args
-        fn.restype = ctypes.c_int if name.startswith("linear_i8") else None
+        fn.restype = ctypes.c_int if name.startswith(("linear_i8", "decoder")) else None
     lib.simd_isa.argtypes, lib.simd_isa.restype = [], ctypes.c_char_p
     lib.set_num_threads(torch.get_num_threads())
     return lib
@@ -219,3 +221,32 @@ def paged_attention(q, k_cache, v_cache, block_tables, token_seq, token_ctx, sca
                         v_cache.data_ptr(), v_cache.shape[1], block_tables.data_ptr(),
                         block_tables.shape[1], token_seq.data_ptr(), token_ctx.data_ptr(), scale,
                         out.data_ptr())  # fmt: skip
+
+
+class Lin(ctypes.Structure):
+    """One linear layer for ``decoder_step`` (csrc/decoder.c); kind: ``LIN_KINDS``' index."""
+
+    _fields_ = [("kind", _I), ("n_in", _I), ("n_out", _I), ("w", _P), ("scales", _P),
+                ("mins", _P), ("bias", _P)]  # fmt: skip
+
+
+LIN_KINDS = ("q4h", "q4f", "q8", "f32")
+
+
+class Layer(ctypes.Structure):
+    """One decoder layer's weights and KV cache for ``decoder_step``."""
+
+    _fields_ = [("qkv", Lin), ("o_proj", Lin), ("gate_up", Lin), ("down", Lin),
+                ("input_norm", _P), ("post_norm", _P), ("input_eps", _F), ("post_eps", _F),
+                ("scale", _F), ("H", _I), ("Hkv", _I), ("D", _I), ("bs", _I), ("cos", _P),
+                ("sin", _P), ("k_cache", _P), ("v_cache", _P)]  # fmt: skip
+
+
+def decoder_step(layers, n_layers, residual, x, ctx):
+    """All n_layers of ``layers`` (the address of a ``Layer`` array) on the tokens of ``ctx``:
+    residual [T, C] (the embeddings) updated in place, the last layer's output written to x."""
+    if lib.decoder_step(layers, n_layers, residual.shape[0], ctx.positions.data_ptr(),
+                        ctx.slot_mapping.data_ptr(), ctx.block_tables.data_ptr(),
+                        ctx.block_tables.shape[1], ctx.token_seq.data_ptr(),
+                        ctx.token_ctx.data_ptr(), residual.data_ptr(), x.data_ptr()):  # fmt: skip
+        raise MemoryError("decoder step buffers")

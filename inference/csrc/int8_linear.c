@@ -608,35 +608,41 @@ static inline __attribute__((always_inline)) void chunk_i8(int kind, const I8Arg
 #endif
 }
 
-static int act_alloc(ActQ *a, int64_t M, int64_t K) {
+static size_t pad64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+/* Bytes of the activation buffers (ActQ) of M rows of K columns, all in one block. */
+size_t i8_scratch_bytes(int64_t M, int64_t K) {
+    size_t sbs = (size_t)(M * ((K + 127) / 128));
+    return sbs * 256 + pad64(sbs * 64) + pad64(sbs * 16 + 64) + sbs * 64;
+}
+
+/* Point a's buffers into buf (64-byte aligned, i8_scratch_bytes(M, K) long). */
+static void act_init(ActQ *a, int64_t M, int64_t K, void *buf) {
     a->nsb = (K + 127) / 128;
 #ifdef SIMD_AVX2
     a->wide = M > 1;
 #endif
-    a->q = aligned_alloc(64, (size_t)(M * a->nsb * 256));
-    a->sx = aligned_alloc(64, (size_t)(M * a->nsb * 16 * 4));
-    a->xs = aligned_alloc(64, (size_t)(M * a->nsb * 4 * 4 + 64));
-    a->corr = aligned_alloc(64, (size_t)(M * a->nsb * 16 * 4));
-    return a->q && a->sx && a->xs && a->corr;
-}
-
-static void act_free(ActQ *a) {
-    free(a->q);
-    free(a->sx);
-    free(a->xs);
-    free(a->corr);
+    size_t sbs = (size_t)(M * a->nsb);
+    char *p = buf;
+    a->q = (int8_t *)p;
+    a->sx = (float *)(p += sbs * 256);
+    a->xs = (float *)(p += pad64(sbs * 64));
+    a->corr = (int32_t *)(p + pad64(sbs * 16 + 64));
 }
 
 static void chunk_q4h(void *a, int64_t ch) { chunk_i8(Q4H, a, ch); }
 static void chunk_q4f(void *a, int64_t ch) { chunk_i8(Q4F, a, ch); }
 static void chunk_q8(void *a, int64_t ch) { chunk_i8(Q8, a, ch); }
 
-static int run_i8(void (*fn)(void *, int64_t), const float *x, I8Args args) {
-    ActQ act;
-    if (!act_alloc(&act, args.M, args.K)) {
-        act_free(&act);
-        return -1;
+/* buf: the activation buffers (see act_init), or NULL to allocate them for this call. */
+static int run_i8(void (*fn)(void *, int64_t), const float *x, I8Args args, void *buf) {
+    void *own = NULL;
+    if (!buf) {
+        buf = own = aligned_alloc(64, pad64(i8_scratch_bytes(args.M, args.K)));
+        if (!buf) return -1;
     }
+    ActQ act;
+    act_init(&act, args.M, args.K, buf);
     quantize_rows(x, args.M, args.K, &act);
     args.a = &act;
     int64_t chunks = (args.N + N_CHUNK - 1) / N_CHUNK;
@@ -645,11 +651,19 @@ static int run_i8(void (*fn)(void *, int64_t), const float *x, I8Args args) {
     } else {
         pool_run(chunks, fn, &args);
     }
-    act_free(&act);
+    free(own);
     return 0;
 }
 
-#define LINEAR_I8(fn) return run_i8(fn, x, (I8Args){NULL, w, sc, mn, bias, M, K, N, ldy, y});
+/* The three kernels below by kind (0: q4 with f16 scales, 1: q4 with f32, 2: q8), with the
+ * caller's activation buffers: what decoder.c calls. */
+int linear_i8(int kind, const float *x, int64_t M, int64_t K, const uint8_t *w, const void *sc,
+              const void *mn, const float *bias, int64_t N, float *y, int64_t ldy, void *buf) {
+    void (*fn)(void *, int64_t) = kind == Q4H ? chunk_q4h : kind == Q4F ? chunk_q4f : chunk_q8;
+    return run_i8(fn, x, (I8Args){NULL, w, sc, mn, bias, M, K, N, ldy, y}, buf);
+}
+
+#define LINEAR_I8(fn) return run_i8(fn, x, (I8Args){NULL, w, sc, mn, bias, M, K, N, ldy, y}, NULL);
 
 int linear_i8_q4h(const float *x, int64_t M, int64_t K, const uint8_t *w, const uint16_t *sc,
                   const uint16_t *mn, const float *bias, int64_t N, float *y, int64_t ldy) {

@@ -24,6 +24,7 @@ from inference.layers.linear import Linear, exact_activations
 from inference.layers.mlp import GatedMLP
 from inference.layers.norm import RMSNorm
 from inference.layers.rotary import RotaryEmbedding, inv_frequencies
+from inference.models.captured_step import CapturedStep
 
 
 class DecoderLayer:
@@ -67,6 +68,8 @@ class LlamaForCausalLM:
         self.embed, self.layers, self.norm = embed, layers, norm
         self.tied = lm_head is None
         self.lm_head = embed.as_linear() if lm_head is None else lm_head
+        self._captured: CapturedStep | None = None
+        self._captured_for = None  # the KV cache it was built for (layer 0's k_cache)
 
     # -- building ---------------------------------------------------------------------------
     @classmethod
@@ -147,11 +150,23 @@ class LlamaForCausalLM:
         """Whether a forward can be captured in a CUDA graph (no layer synchronises the host)."""
         return all(getattr(layer.mlp, "graph_safe", True) for layer in self.layers)
 
+    def captured_step(self) -> CapturedStep | None:
+        """The one-call step over all layers where it covers this model, rebuilt when the model
+        runner assigns a new KV cache."""
+        cache = getattr(self.layers[0].attn, "k_cache", None) if self.layers else None
+        if cache is not self._captured_for:
+            self._captured, self._captured_for = CapturedStep.build(self), cache
+        return self._captured
+
     def __call__(self, input_ids: torch.Tensor, ctx: ForwardContext) -> torch.Tensor:
         """Logits [len(ctx.logits_indices), vocab] for the tokens that asked for them."""
         x, residual = self.embed(input_ids), None
-        for layer in self.layers:
-            x, residual = layer(x, residual, ctx)
+        step = self.captured_step()
+        if step is not None:
+            x, residual = step(x, ctx)
+        else:
+            for layer in self.layers:
+                x, residual = layer(x, residual, ctx)
         rows = ctx.logits_indices
         if rows.shape[0] != residual.shape[0]:
             residual, x = residual.index_select(0, rows), x.index_select(0, rows)
