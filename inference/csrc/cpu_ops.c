@@ -321,6 +321,8 @@ attend_chunk_k(const int G, const int ND, const int NT, const AttnArgs *a, Query
     const float *kt = a->kc + (block * Hkv + kvh) * D * bs + off;
     const float *vb = a->vc + ((block * bs + off) * Hkv + kvh) * D;
     vf scores[ATTN_QK_ACC > 8 ? ATTN_QK_ACC : 8]; /* [token][head] */
+    const float *qs[4]; /* the tokens' scaled query heads, in registers */
+    _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++) qs[t] = st[t]->qs;
 #ifdef SIMD_AVX512
     vf s0[ATTN_QK_ACC], s1[ATTN_QK_ACC]; /* even and odd dimensions; fixed sizes stay in registers */
     _Pragma("GCC unroll 12") for (int i = 0; i < NT * G; i++) s0[i] = s1[i] = vf_zero();
@@ -329,8 +331,8 @@ attend_chunk_k(const int G, const int ND, const int NT, const AttnArgs *a, Query
         vf k1 = vf_maskz_load(valid, kt + (d + 1) * bs);
         _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++)
             _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) {
-                s0[t * G + g] = vf_fmadd(vf_set1(st[t]->qs[g * D + d]), k0, s0[t * G + g]);
-                s1[t * G + g] = vf_fmadd(vf_set1(st[t]->qs[g * D + d + 1]), k1, s1[t * G + g]);
+                s0[t * G + g] = vf_fmadd(vf_set1(qs[t][g * D + d]), k0, s0[t * G + g]);
+                s1[t * G + g] = vf_fmadd(vf_set1(qs[t][g * D + d + 1]), k1, s1[t * G + g]);
             }
     }
     _Pragma("GCC unroll 12") for (int i = 0; i < NT * G; i++) scores[i] = vf_add(s0[i], s1[i]);
@@ -345,8 +347,8 @@ attend_chunk_k(const int G, const int ND, const int NT, const AttnArgs *a, Query
             __m256 k1 = _mm256_maskload_ps(kt + (d + 1) * bs + 8 * half, m);
             _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++)
                 _Pragma("GCC unroll 8") for (int g = 0; g < G; g++) {
-                    s0[t * G + g] = _mm256_fmadd_ps(_mm256_set1_ps(st[t]->qs[g * D + d]), k0, s0[t * G + g]);
-                    s1[t * G + g] = _mm256_fmadd_ps(_mm256_set1_ps(st[t]->qs[g * D + d + 1]), k1, s1[t * G + g]);
+                    s0[t * G + g] = _mm256_fmadd_ps(_mm256_set1_ps(qs[t][g * D + d]), k0, s0[t * G + g]);
+                    s1[t * G + g] = _mm256_fmadd_ps(_mm256_set1_ps(qs[t][g * D + d + 1]), k1, s1[t * G + g]);
                 }
         }
         _Pragma("GCC unroll 8") for (int i = 0; i < NT * G; i++) {
