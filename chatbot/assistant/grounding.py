@@ -17,7 +17,7 @@ import numpy as np
 
 from chatbot.conversations import prompt as conversation_prompt
 from chatbot.knowledge import embeddings
-from chatbot.knowledge.passages import sentences
+from chatbot.knowledge.passages import blocks, sentences
 from chatbot.knowledge.retrieval import Hit
 
 from . import phrases, safety, support
@@ -44,6 +44,9 @@ RELATED_SENTENCES = 2
 # ... when that passage ranks within this margin of the best one (the best sentences of weakly
 # related sections made quotes a third longer for 2 more answered questions of 192).
 RELATED_MARGIN = 0.2
+# A list with no lead-in (a table of rates or options) is quoted whole when one of its rows is
+# among the best sentences, up to this many sentences; a longer one is quoted row by row.
+TABLE_SENTENCES = 8
 
 
 def system_prompt(persona: str) -> str:
@@ -128,31 +131,45 @@ class Evidence:
         return self.hit.entry.label
 
 
-def _ranked_sentences(texts: list[str], vector: np.ndarray) -> list[int]:
-    vectors = embeddings.encode(texts)
-    return list(np.argsort(-(vectors @ vector), kind="stable"))
+def _units(text: str) -> list[list[str]]:
+    """What may be quoted of a passage: its sentences, a short table's rows as one unit."""
+    out: list[list[str]] = []
+    for block in blocks(text):
+        out.extend([block] if len(block) <= TABLE_SENTENCES else [[s] for s in block])
+    return out
+
+
+def _ranked(units: list[list[str]], vector: np.ndarray) -> list[int]:
+    """Units best first, each scored by its closest sentence to `vector`."""
+    flat = [s for unit in units for s in unit]
+    similarity = embeddings.encode(flat) @ vector
+    scores, at = [], 0
+    for unit in units:
+        scores.append(float(similarity[at : at + len(unit)].max()))
+        at += len(unit)
+    return list(np.argsort(-np.asarray(scores), kind="stable"))
 
 
 def evidence(hits: list[Hit], vector: np.ndarray, best_only: int = 0) -> Evidence:
     """Sentences that answer the question: the best passage (whole when short, else its best
     sentences in reading order), then the best sentence of the next passages of the same article.
+    A short table counts as one sentence (`TABLE_SENTENCES`).
     `best_only`: just that many best sentences of the best passage (one part of a longer message)."""
     best = hits[0]
-    own = sentences(best.entry.text)
+    units = _units(best.entry.text)
     keep_best = best_only or QUOTE_SENTENCES
-    if best_only or (len(best.entry.text) > WHOLE_PASSAGE_CHARS and len(own) > QUOTE_SENTENCES):
-        keep = sorted(_ranked_sentences(own, vector)[:keep_best])
-        own = [own[i] for i in keep]
-    chosen, texts = list(own), [best.entry.text]
+    if best_only or (len(best.entry.text) > WHOLE_PASSAGE_CHARS and len(units) > QUOTE_SENTENCES):
+        units = [units[i] for i in sorted(_ranked(units, vector)[:keep_best])]
+    chosen, texts = [s for unit in units for s in unit], [best.entry.text]
     related = [
         h
         for h in hits[1:]
         if h.entry.article_id == best.entry.article_id and h.score >= best.score - RELATED_MARGIN
     ]
     for hit in [] if best_only else related[:RELATED_SENTENCES]:
-        candidates = [s for s in sentences(hit.entry.text) if s not in chosen]
+        candidates = [u for u in _units(hit.entry.text) if not set(u) & set(chosen)]
         if candidates:
-            chosen.append(candidates[_ranked_sentences(candidates, vector)[0]])
+            chosen.extend(candidates[_ranked(candidates, vector)[0]])
             texts.append(hit.entry.text)
     return Evidence(best, chosen, texts)
 

@@ -103,8 +103,17 @@ def sentences(text: str, end: re.Pattern = SENTENCE_END) -> list[str]:
     ``end`` is where a line splits into sentences. A list item keeps the sentence that leads into
     its list ("The warranty does not cover: machines used in a café."): quoted alone it would say
     the opposite. Markdown emphasis is dropped: a shopper reads plain text."""
-    out: list[str] = []
+    return [sentence for block in blocks(text, end) for sentence in block]
+
+
+def blocks(text: str, end: re.Pattern = SENTENCE_END) -> list[list[str]]:
+    """The sentences of `sentences`, grouped: the items of a list with no lead-in sentence (a table
+    of rates or options under a heading) form one block, quoted together or not at all (one row of
+    a rates list answers "what are my options?" with a single option); any other sentence is a
+    block of its own."""
+    out: list[list[str]] = []
     lead, led = "", False  # the sentence before a list, and whether an item has said it
+    in_table = False  # the previous line was an item of a list without a lead-in
     for raw in text.splitlines():
         item = bool(LIST_ITEM.match(raw))
         line = EMPHASIS.sub(r"\2", LIST_ITEM.sub("", raw)).strip()
@@ -116,13 +125,21 @@ def sentences(text: str, end: re.Pattern = SENTENCE_END) -> list[str]:
             if len(parts) == 1:
                 parts[0] = re.sub(r"[,;]$", ".", parts[0])
             led = True
+        elif item:
+            if in_table:
+                out[-1].extend(parts)
+            else:
+                out.append(parts)
+            in_table = True
+            continue
         elif not item:
             if lead and not led:
-                out.append(lead)  # no list followed it
+                out.append([lead])  # no list followed it
             lead, led = (parts[-1], False) if parts[-1].endswith(":") else ("", False)
             if lead:
                 parts = parts[:-1]  # said with each item of its list
-        out.extend(parts)
+        in_table = False
+        out.extend([part] for part in parts)
     if lead and not led:
-        out.append(lead)
+        out.append([lead])
     return out

@@ -1,6 +1,6 @@
 """Splitting Markdown articles into passages: one per section, long sections cut at boundaries."""
 
-from chatbot.knowledge.passages import sections, sentences, split_article, split_text
+from chatbot.knowledge.passages import blocks, sections, sentences, split_article, split_text
 
 ARTICLE = """# Returns
 
@@ -87,3 +87,22 @@ def test_a_full_stop_after_an_abbreviation_ends_no_sentence():
         "Ask Mr. Byrne for a quote.",
         "Then pay.",
     ]
+
+
+def test_a_list_without_a_lead_in_is_one_block_and_every_other_sentence_its_own():
+    text = (
+        "We ship from Galway.\n"
+        "- Ireland: €4.95. Free over €75.\n"
+        "- UK: €12.\n"
+        "Times count from dispatch. It does not cover:\n"
+        "- islands,\n"
+        "- lighthouses."
+    )
+    assert blocks(text) == [
+        ["We ship from Galway."],
+        ["Ireland: €4.95.", "Free over €75.", "UK: €12."],
+        ["Times count from dispatch."],
+        ["It does not cover: islands."],
+        ["It does not cover: lighthouses."],
+    ]
+    assert [s for block in blocks(text) for s in block] == sentences(text)
