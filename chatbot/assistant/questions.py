@@ -4,6 +4,8 @@ covered, instead of the best passage for the mixture answering neither."""
 
 import re
 
+from chatbot.knowledge.keywords import STOPWORDS
+
 MAX_PARTS = 3
 MIN_WORDS = 3  # a shorter piece ("and you?") stays with its neighbour
 # Words that open a question of their own after "and" / "also" / a comma.
@@ -27,6 +29,16 @@ ASKS = re.compile(
 # A short piece that points back ("what does it cost?") is the same question as the one before.
 POINTS_BACK = re.compile(r"\b(?:it|that|this|they|them|those|these)\b", re.IGNORECASE)
 SHORT_WORDS = 6
+# Words that ask how much or how long without naming what of: a piece whose only content words are
+# these ("how much do i need to spend") asks about the topic of the question before it.
+NO_TOPIC = frozenset(
+    "much many long often cost costs price spend pay paying take takes charge charged".split()
+)
+
+
+def _names_no_topic(piece: str) -> bool:
+    content = {w for w in re.findall(r"[a-z]+", piece.lower()) if w not in STOPWORDS}
+    return content <= NO_TOPIC
 
 
 def split(text: str) -> list[str]:
@@ -47,7 +59,11 @@ def split(text: str) -> list[str]:
             continue
         if pending is not None:
             a, pending = pending, None
-        if groups and (words < MIN_WORDS or (words <= SHORT_WORDS and POINTS_BACK.search(piece))):
+        if groups and (
+            words < MIN_WORDS
+            or (words <= SHORT_WORDS and POINTS_BACK.search(piece))
+            or _names_no_topic(piece)
+        ):
             groups[-1][1] = b
         else:
             groups.append([a, b])

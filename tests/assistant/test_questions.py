@@ -20,6 +20,13 @@ from chatbot.assistant import questions
             "Can I pay with PayPal? Also, is there a cancellation fee?",
             ["Can I pay with PayPal?", "is there a cancellation fee?"],
         ),
+        (
+            "What time do you open on Saturday? how much do I need to spend for free delivery?",
+            [
+                "What time do you open on Saturday?",
+                "how much do I need to spend for free delivery?",
+            ],
+        ),
     ],
 )
 def test_several_questions_are_split(text, parts):
@@ -40,6 +47,9 @@ def test_several_questions_are_split(text, parts):
         # A short piece that points back is the same question.
         "Can you deliver to Hawaii and what does it cost?",
         "and you? how long is shipping",
+        # A piece that names no topic of its own asks about the one before it.
+        "do u do free shiping? how much do i need to spend",
+        "Do you repair grinders? how much does it cost and how long does it take",
     ],
 )
 def test_one_question_stays_whole(text):
