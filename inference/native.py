@@ -65,7 +65,7 @@ def _cpu_key() -> str:
 
 
 def _build() -> Path:
-    headers = [_SOURCES[0].with_name(name) for name in ("pool.h", "simd.h")]
+    headers = [_SOURCES[0].with_name(name) for name in ("kernels.h", "pool.h", "simd.h")]
     src = b"".join(path.read_bytes() for path in [*_SOURCES, *headers])
     key = hashlib.sha256(src + " ".join(_FLAGS).encode() + _cpu_key().encode()).hexdigest()[:16]
     out = _cache_dir() / f"cpu_ops-{key}.so"
