@@ -31,6 +31,9 @@ class Intent:
     action: str
     question: str
     examples: tuple[str, ...]
+    # For an offer a store may or may not have (gift cards, instalments, a showroom): the words an
+    # article that covers it uses. Such a question is answered only from a passage naming one.
+    names: tuple[str, ...] = ()
 
 
 INTENTS = (
@@ -74,6 +77,7 @@ INTENTS = (
         "will I pay anything if I withdraw my order",
         "what is the early termination charge",
         "is there a penalty for withdrawing an order",
+        "what is the early exit fee",
     )),
     Intent("invoice", ANSWER, "Where can I find or download the invoice for my order?", (
         "where can I find my invoice",
@@ -200,6 +204,7 @@ INTENTS = (
         "I can't log in, I lost my password",
         "how do I recover my account password",
         "my login key doesn't work anymore",
+        "I forgot the PIN code of my account",
     )),
     Intent("registration_problems", ANSWER, "What can I do if I have problems signing up?", (
         "I can't sign up",
@@ -232,6 +237,7 @@ INTENTS = (
         "can you check order 5512",
         "I need the tracking number for my purchase",
         "when will order 5512 arrive",
+        "what's the ETA of my purchase",
     )),
     Intent("newsletter_subscription", ANSWER, "How do I subscribe to or unsubscribe from the newsletter?", (
         "sign me up for the newsletter",
@@ -257,7 +263,117 @@ INTENTS = (
         "share my opinion about your store",
         "I want to send feedback about your service",
         "where do I post my opinion about your company",
+        "where can I leave a comment",
     )),
+    # --- Offers a store may or may not have: answered only where an article names them ------------
+    Intent("gift_cards", ANSWER, "Do you sell gift cards or gift vouchers?", (
+        "do you sell gift cards",
+        "can I buy a gift voucher for a friend",
+        "do you have e-gift cards",
+        "how do I buy a gift certificate",
+        "is there a gift card I can give someone",
+    ), names=("gift card", "gift voucher", "gift certificate", "e-gift", "voucher", "gift token")),
+    Intent("gift_wrapping", ANSWER, "Can you gift wrap an order or add a gift message?", (
+        "can you gift wrap it",
+        "do you offer gift wrapping",
+        "can I add a gift message to my parcel",
+        "can you send it in a gift box",
+        "wrap my order as a present",
+    ), names=("gift wrap", "gift-wrap", "gift box", "gift message", "wrapping", "wrapped", "gift bag")),
+    Intent("gift_registry", ANSWER, "Can I create a gift registry or wish list?", (
+        "can I set up a gift registry",
+        "do you do wedding lists",
+        "create a wish list for my birthday",
+        "can guests buy from my gift list",
+        "baby shower registry",
+    ), names=("registry", "gift list", "wedding list", "wish list", "wishlist")),
+    Intent("loyalty_program", ANSWER, "Do you have a loyalty or rewards programme?", (
+        "do you have a loyalty program",
+        "do I earn points when I shop",
+        "is there a rewards scheme",
+        "how do I redeem my reward points",
+        "loyalty card",
+    ), names=("loyalty", "reward", "points")),
+    Intent("price_match", ANSWER, "Do you match a lower price from another shop?", (
+        "do you price match",
+        "will you match a competitor's price",
+        "I saw it cheaper elsewhere, can you match it",
+        "is there a price guarantee",
+        "beat another store's price",
+    ), names=("price match", "price-match", "match the price", "match a price", "price promise",
+              "price guarantee", "lower price")),
+    Intent("wholesale", ANSWER, "Do you sell wholesale or in bulk to businesses and resellers?", (
+        "do you sell wholesale",
+        "I run a shop, can I stock your products",
+        "do you offer trade accounts",
+        "bulk order prices for my company",
+        "can I become a reseller",
+    ), names=("wholesale", "trade account", "trade customer", "trade price", "bulk", "reseller",
+              "resell", "stockist", "businesses", "business customer")),
+    Intent("instalments", ANSWER, "Can I pay in instalments or buy now and pay later?", (
+        "can I pay in instalments",
+        "do you offer buy now pay later",
+        "can I spread the cost over monthly payments",
+        "do you have financing",
+        "split the payment into several parts",
+    ), names=("instalment", "installment", "pay later", "pay in 3", "pay in three", "financing",
+              "finance", "monthly payment", "klarna", "afterpay", "clearpay", "affirm")),
+    Intent("physical_store", ANSWER, "Do you have a physical shop or showroom I can visit?", (
+        "do you have a physical store",
+        "is there a showroom I can visit",
+        "where is your shop, can I come in",
+        "can I see the products in person",
+        "do you have a store near me",
+    ), names=("showroom", "flagship", "our store", "our shop", "in-store", "in store", "retail store",
+              "visit us", "boutique")),
+    Intent("back_in_stock", ANSWER, "When will a sold-out product be back in stock?", (
+        "when will this be back in stock",
+        "is the item sold out for good",
+        "can you tell me when it's restocked",
+        "notify me when it's available again",
+        "do you have this in stock",
+    ), names=("in stock", "out of stock", "restock", "sold out", "back in stock", "availability")),
+    Intent("pre_order", ANSWER, "Can I pre-order a product before it is released?", (
+        "can I pre-order",
+        "reserve an item before it launches",
+        "order something that isn't released yet",
+    ), names=("pre-order", "preorder", "pre order", "reserve")),
+    Intent("product_advice", ANSWER, "Which product should I choose, and what are its size, "
+           "materials and care?", (
+        "which one would you recommend for a beginner",
+        "what are the measurements of this product",
+        "is it dishwasher safe",
+        "how should I wash this",
+        "what material is it made of",
+        "what size should I buy",
+        "does it work with my setup",
+    ), names=("size guide", "size chart", "dimensions", "measurements", "dishwasher", "hand wash",
+              "machine wash", "care instructions", "material", "made of", "recommend", "compatible")),
+    Intent("careers", ANSWER, "Are you hiring, and how do I apply for a job?", (
+        "are you hiring",
+        "job openings at your company",
+        "how do I apply to work for you",
+    ), names=("career", "job", "vacancy", "vacancies", "hiring", "apply to work")),
+    Intent("mobile_app", ANSWER, "Do you have a mobile app?", (
+        "is there an app",
+        "can I download your app on my phone",
+        "do you have an iPhone or Android app",
+    ), names=("app store", "google play", "our app", "mobile app", "the app")),
+    Intent("referral", ANSWER, "Do you have a refer-a-friend or referral scheme?", (
+        "do you have a referral program",
+        "refer a friend discount",
+        "do I get something for recommending you to friends",
+    ), names=("refer a friend", "referral", "recommend a friend")),
+    Intent("rental", ANSWER, "Can I rent or hire products instead of buying them?", (
+        "do you rent equipment",
+        "can I hire this for a weekend",
+        "is there a rental option",
+    ), names=("rent", "rental", "hire")),
+    Intent("classes_events", ANSWER, "Do you run classes, workshops or events?", (
+        "do you run workshops",
+        "are there any classes I can book",
+        "do you host events or courses",
+    ), names=("class", "workshop", "course", "event", "lesson", "demonstration")),
     Intent("greeting", SMALLTALK, "", ("hi", "hello there", "good morning", "hey")),
     Intent("thanks", SMALLTALK, "", (
         "thanks",
@@ -275,8 +391,29 @@ VOCABULARY = frozenset(
     for text in (i.question, *i.examples)
     for w in re.findall(r"[A-Za-z]+", text)
 )
+# Inflections a named offer may carry in an article ("gift cards", "instalments", "wrapped").
+_INFLECTION = r"(?:s|es|ed|d|ing)?"
+
+
+def _name_pattern(names: tuple[str, ...]) -> re.Pattern:
+    spelled = (r"[\s-]+".join(map(re.escape, name.split())) for name in names)
+    return re.compile(rf"\b(?:{'|'.join(spelled)}){_INFLECTION}\b", re.IGNORECASE)
+
+
+_NAME_PATTERNS = {i.name: _name_pattern(i.names) for i in INTENTS if i.names}
+
+
+def names_offer(intent: Intent, text: str) -> bool:
+    """Whether `text` (a passage) names the offer `intent` asks about (always, for other intents)."""
+    pattern = _NAME_PATTERNS.get(intent.name)
+    return pattern is None or bool(pattern.search(text))
+
+
 # Below this similarity to every example, no intent is assumed.
 MIN_SIMILARITY = 0.45
+# An offer is taken over the nearest service intent only this much nearer: "open an account for
+# the bride" is about an account, not a wedding list, though it is a hair nearer the latter.
+OFFER_MARGIN = 0.05
 
 
 @dataclass(frozen=True)
@@ -311,6 +448,11 @@ def classify(vector: np.ndarray) -> Match:
     similarity = float(sims[best])
     if similarity < MIN_SIMILARITY:
         return Match(None, similarity)
+    if INTENTS[owners[best]].names:
+        service = np.flatnonzero([not INTENTS[o].names for o in owners])
+        nearest = int(service[np.argmax(sims[service])])
+        if sims[nearest] >= MIN_SIMILARITY and similarity - sims[nearest] < OFFER_MARGIN:
+            return Match(INTENTS[owners[nearest]], float(sims[nearest]))
     return Match(INTENTS[owners[best]], similarity)
 
 

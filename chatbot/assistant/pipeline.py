@@ -253,10 +253,13 @@ class Part:
     evidence_vector: np.ndarray  # the question (and its intent's question) as one unit vector
     relevance: float
     evidence: float  # closest retrieved sentence to `evidence_vector`
+    offered: bool = True  # a passage names the offer asked about (first in `hits`)
 
     @property
     def answerable(self) -> bool:
-        return bool(self.hits) and policy.answerable(self.match, self.relevance, self.evidence)
+        return bool(self.hits) and policy.answerable(
+            self.match, self.relevance, self.evidence, self.offered
+        )
 
 
 @dataclass(frozen=True)
@@ -278,9 +281,15 @@ def _part(index, text: str, query: str, vector: np.ndarray, match: intents.Match
         expansion = _question_vector(match.intent.question)
         evidence_vector = (vector + expansion) / (np.linalg.norm(vector + expansion) or 1.0)
     hits = index.search(query, SEARCH_K, query_vector=vector, expansion=expansion)
+    offered = True
+    if match.intent is not None and match.intent.names:
+        # An offer: only passages that name it can answer, so they go first.
+        naming = [h for h in hits if intents.names_offer(match.intent, h.entry.embedding_text())]
+        offered = bool(naming)
+        hits = naming + [h for h in hits if h not in naming]
     relevance = max((h.relevance for h in hits), default=0.0)
     evidence = grounding.best_sentence_similarity(hits, evidence_vector) if match.intent else 0.0
-    return Part(text, match, hits, evidence_vector, relevance, evidence)
+    return Part(text, match, hits, evidence_vector, relevance, evidence, offered)
 
 
 def plan(conversation: Conversation, pending: list[Message]) -> Plan:
@@ -328,6 +337,7 @@ def plan(conversation: Conversation, pending: list[Message]) -> Plan:
         match=match,
         relevance=whole.relevance,
         evidence=whole.evidence,
+        offered=whole.offered,
         grounded=bool(index.entries),
         repeated=_repeats(own_vector, text, _answered_questions(conversation, pending[0].pk)),
         refusals_before=refusals,

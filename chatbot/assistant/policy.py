@@ -53,6 +53,7 @@ class Turn:
     match: intents.Match
     relevance: float
     evidence: float = 1.0  # closest retrieved sentence to the question and its intent's question
+    offered: bool = True  # a retrieved passage names the offer asked about (intents.names_offer)
     grounded: bool = True  # the store has a knowledge base to answer from
     repeated: bool = False
     refusals_before: int = 0  # abusive messages this conversation already refused
@@ -85,16 +86,22 @@ def decide(turn: Turn) -> Decision:
         return Decision(Route.HANDOFF, "repeated_question")
     if intent is not None and intent.action == intents.SMALLTALK:
         return Decision(Route.SMALLTALK, intent.name)
-    if not answerable(turn.match, turn.relevance, turn.evidence):
+    if not answerable(turn.match, turn.relevance, turn.evidence, turn.offered):
         return Decision(Route.HANDOFF, "nothing_relevant")
     return Decision(Route.ANSWER, intent.name if intent else "")
 
 
-def answerable(match: intents.Match, relevance: float, evidence: float) -> bool:
-    """Whether the retrieved passages answer a question (see NOTHING_RELEVANT, INTENT_EVIDENCE)."""
+def answerable(
+    match: intents.Match, relevance: float, evidence: float, offered: bool = True
+) -> bool:
+    """Whether the retrieved passages answer a question (see NOTHING_RELEVANT, INTENT_EVIDENCE).
+
+    An offer a store may not have (gift cards, instalments) is answered only from a passage that
+    names it: the nearest article about payments says nothing about gift cards.
+    """
     if match.intent is None:
         return relevance >= NOTHING_RELEVANT
-    return evidence >= INTENT_EVIDENCE
+    return offered and evidence >= INTENT_EVIDENCE
 
 
 def asks_for_person(text: str, match: intents.Match) -> bool:

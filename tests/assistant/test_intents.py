@@ -66,6 +66,31 @@ def test_classification(text, name):
     assert match.intent is not None and match.intent.name == name
 
 
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("do you sell e-gift vouchers?", "gift_cards"),
+        ("could you wrap it as a present", "gift_wrapping"),
+        ("is there a buy now pay later option", "instalments"),
+        ("can I come to your showroom to see it", "physical_store"),
+        ("I want to open an account for my wife", "create_account"),
+        ("when will my order 5512 get here", "track_order"),
+    ],
+)
+def test_offers_a_store_may_not_have_are_told_from_its_services(text, name):
+    match = intents.classify(embeddings.encode([text])[0])
+    assert match.intent is not None and match.intent.name == name
+
+
+def test_an_offer_is_named_by_its_words_in_any_inflection_not_inside_others():
+    gift_cards, wrapping = intents.BY_NAME["gift_cards"], intents.BY_NAME["gift_wrapping"]
+    assert intents.names_offer(gift_cards, "We accept Harbor & Pine gift cards and PayPal.")
+    assert not intents.names_offer(gift_cards, "We accept Visa, Mastercard and PayPal.")
+    assert intents.names_offer(wrapping, "Every order can be gift-wrapped for $3.")
+    assert not intents.names_offer(intents.BY_NAME["classes_events"], "It eventually arrives.")
+    assert intents.names_offer(intents.BY_NAME["cancel_order"], "anything: not an offer")
+
+
 def test_unrelated_text_has_no_intent():
     match = intents.classify(embeddings.encode(["the mitochondria is the powerhouse"])[0])
     assert match.intent is None

@@ -10,6 +10,7 @@ from assistant_chat import shopper_says
 from chatbot.assistant import phrases, pipeline, policy
 from chatbot.assistant.models import ReplyTrace
 from chatbot.conversations.models import Message
+from chatbot.knowledge.models import Article
 from chatbot.stores.models import SupportHours
 
 NO_ENGINE = None  # these routes must not need one
@@ -240,3 +241,40 @@ def test_answerable_questions_are_answered_from_the_right_article(chat, text):
     planned = pipeline.plan(chat, [shopper_says(chat, text)])
     assert planned.decision.route == "answer"
     assert planned.hits[0].entry.article_title in {"Delivery", "Returns"}
+
+
+PAYMENTS = """## Ways to pay
+We accept Visa, Mastercard and PayPal. Payment is taken when the order ships.
+"""
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Can I buy a gift voucher for my sister?", "can I spread the cost over monthly payments?"],
+)
+def test_an_offer_no_article_names_is_not_answered_from_the_nearest_one(chat, text):
+    """A payments article is the nearest to gift vouchers and instalments, and says nothing of
+    either: the bot says it does not know rather than list the cards it takes."""
+    Article.objects.create(store=chat.store, title="Payments", body=PAYMENTS)
+    route, reason, reply = decide(chat, text)
+    assert (route, reason) == ("handoff", "nothing_relevant")
+    assert "Visa" not in reply.fixed_text
+
+
+def test_an_offer_an_article_names_is_answered_from_that_passage(chat):
+    Article.objects.create(
+        store=chat.store,
+        title="Payments",
+        body=PAYMENTS + "\n## Gift cards\nCopper Pot gift cards from $20 are sold in the shop.\n",
+    )
+    planned = pipeline.plan(chat, [shopper_says(chat, "Can I buy a gift voucher for my sister?")])
+    assert planned.decision.route == "answer"
+    assert planned.hits[0].entry.heading == "Gift cards"
+
+
+def test_a_part_asking_for_an_offer_no_article_names_is_named_as_not_covered(chat):
+    Article.objects.create(store=chat.store, title="Payments", body=PAYMENTS)
+    route, _, reply = decide(chat, "Do you take PayPal, and do you gift wrap orders?")
+    assert route == "answer"
+    assert "PayPal" in reply.fixed_text.split("\n\n")[0]
+    assert phrases.part_not_covered("do you gift wrap orders?") in reply.fixed_text
