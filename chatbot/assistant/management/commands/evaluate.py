@@ -129,6 +129,7 @@ class Command(BaseCommand):
         )
         out(f"abstention precision:   {pct(figures['abstention_precision'])}")
         out(f"abstention recall:      {pct(figures['abstention_recall'])}")
+        out(f"abstentions either way: {figures['abstentions_either_way']} (neither side)")
         out(f"false refusal rate:     {pct(figures['false_refusal_rate'])}")
         out(f"multi-question coverage:{pct(figures['multi_question_coverage'])}")
         out(f"instruction leaks:      {figures['instruction_leaks']}")
