@@ -143,15 +143,41 @@ def judge(reply: str, question: str, sources: support.Sources, about: str = "") 
     if not free:
         return judged
     asked = [q for q in (question, about) if q]
-    vectors = embeddings.encode([*asked, *free])
-    for sentence, vector in zip(free, vectors[len(asked) :], strict=True):
+    runs = _quoted_groups(free, sources)
+    vectors = embeddings.encode([*asked, *free, *(" ".join(free[i] for i in run) for run in runs)])
+    close = (vectors[len(asked) :] @ vectors[: len(asked)].T).max(axis=1) if asked else None
+    answers = {i for i in range(len(free)) if close is not None and close[i] >= ANSWERS_SIMILARITY}
+    for n, run in enumerate(runs):  # a table quoted whole answers as a whole ("iDEAL. PayPal.")
+        if close is not None and close[len(free) + n] >= ANSWERS_SIMILARITY:
+            answers.update(run)
+    own = vectors[len(asked) : len(asked) + len(free)]
+    for i, (sentence, vector) in enumerate(zip(free, own, strict=True)):
         if not sources.check(sentence, vector).supported:
             judged.unsupported.append(sentence)
-        elif asked and float((vectors[: len(asked)] @ vector).max()) >= ANSWERS_SIMILARITY:
+        elif i in answers:
             judged.answering.append(sentence)
         else:
             judged.other += 1
     return judged
+
+
+def _quoted_groups(said: list[str], sources: support.Sources) -> list[list[int]]:
+    """Runs of two or more consecutive sentences of `said` that are rows of one list or table of
+    the sources (`passages.blocks`), as indices into `said`."""
+    owner: dict[str, int] = {}
+    for n, group in enumerate(sources.groups):
+        for sentence in group:
+            owner.setdefault(sentence.rstrip(".!?:").lower(), n)
+    runs: list[list[int]] = []
+    last = None
+    for i, sentence in enumerate(said):
+        group = owner.get(sentence.rstrip(".!?:").lower())
+        if group is not None and group == last:
+            runs[-1].append(i)
+        elif group is not None:
+            runs.append([i])
+        last = group
+    return [run for run in runs if len(run) > 1]
 
 
 def load_articles(kb_dir: Path) -> list[tuple[str, str]]:

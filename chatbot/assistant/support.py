@@ -25,6 +25,7 @@ import numpy as np
 
 from chatbot.knowledge import embeddings
 from chatbot.knowledge.keywords import terms
+from chatbot.knowledge.passages import blocks as passage_blocks
 from chatbot.knowledge.passages import sentences as passage_sentences
 
 # Chosen on sentences written against the development store's articles (tests/assistant/
@@ -82,6 +83,7 @@ class Sources:
 
     texts: list[str]
     units: list[str] = field(init=False)
+    groups: list[list[str]] = field(init=False)
     _plain: str = field(init=False)
     _vectors: np.ndarray | None = field(init=False, default=None)
 
@@ -96,6 +98,8 @@ class Sources:
                 if not NEGATION.search(a) and not NEGATION.search(b)
             )
         self.units = units
+        # Lists with no lead-in and tables: quoted whole, so read whole (`evaluation.judge`).
+        self.groups = [b for text in self.texts for b in passage_blocks(text) if len(b) > 1]
         self._terms = [set(terms(u)) for u in units]
         self._negated = np.array([bool(NEGATION.search(u)) for u in units])
         self._plain = _plain("\n".join(self.texts))

@@ -96,6 +96,26 @@ def split_article(title: str, body: str, limit: int = MAX_PASSAGE_CHARS) -> list
 
 LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 EMPHASIS = re.compile(r"(\*\*|__|`)(.+?)\1")
+TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")
+
+
+def _cells(line: str) -> list[str]:
+    return [EMPHASIS.sub(r"\2", c).strip() for c in line.strip().strip("|").split("|")]
+
+
+def _row_sentence(header: list[str], cells: list[str]) -> str:
+    """A table row as a sentence a shopper can read alone: its first cell, then each other cell
+    after its column's name ("Germany: carrier DHL, price €8.95, delivery time 2-4 working days.";
+    a name of three words or more takes a colon: "what we do: adjust gears")."""
+
+    def said(column: str, cell: str) -> str:
+        column = column[:1].lower() + column[1:] if column[1:2].islower() else column
+        return f"{column}: {cell}" if len(column.split()) > 2 else f"{column} {cell}".strip()
+
+    rest = [said(h, c) for h, c in zip(header[1:], cells[1:], strict=False) if c]
+    sentence = f"{cells[0]}: {', '.join(rest)}" if rest else cells[0]
+    return sentence if sentence[-1:] in ".!?" else f"{sentence}."
 
 
 def sentences(text: str, end: re.Pattern = SENTENCE_END) -> list[str]:
@@ -107,14 +127,31 @@ def sentences(text: str, end: re.Pattern = SENTENCE_END) -> list[str]:
 
 
 def blocks(text: str, end: re.Pattern = SENTENCE_END) -> list[list[str]]:
-    """The sentences of `sentences`, grouped: the items of a list with no lead-in sentence (a table
-    of rates or options under a heading) form one block, quoted together or not at all (one row of
-    a rates list answers "what are my options?" with a single option); any other sentence is a
-    block of its own."""
+    """The sentences of `sentences`, grouped: the items of a list with no lead-in sentence and the
+    rows of a Markdown table (rates or options under a heading) form one block, quoted together or
+    not at all (one row of a rates list answers "what are my options?" with a single option); any
+    other sentence is a block of its own. A table row reads as a sentence (`_row_sentence`); its
+    header and rule lines are not shown."""
     out: list[list[str]] = []
     lead, led = "", False  # the sentence before a list, and whether an item has said it
     in_table = False  # the previous line was an item of a list without a lead-in
+    header: list[str] | None = None  # the header of the Markdown table being read
     for raw in text.splitlines():
+        if TABLE_ROW.match(raw) or (header is not None and TABLE_RULE.match(raw)):
+            if header is None:
+                header = _cells(raw)
+                if lead and not led:
+                    out.append([lead])
+                lead, led, in_table = "", False, False
+            elif not TABLE_RULE.match(raw):
+                row = _row_sentence(header, _cells(raw))
+                if in_table:
+                    out[-1].append(row)
+                else:
+                    out.append([row])
+                in_table = True
+            continue
+        header = None
         item = bool(LIST_ITEM.match(raw))
         line = EMPHASIS.sub(r"\2", LIST_ITEM.sub("", raw)).strip()
         if not line:

@@ -168,3 +168,19 @@ def test_an_abstention_where_either_reply_is_right_counts_for_neither_side():
     assert figures["abstentions_either_way"] == 1
     figures = summarize([result('{"escalate": false}', True), result('{"abstain": true}', True)])
     assert figures["abstention_precision"] == 0.5 and figures["abstentions_either_way"] == 0
+
+
+def test_a_list_quoted_whole_answers_as_a_whole():
+    """Each row of a list with no lead-in says little alone ("PayPal."); quoted whole, as the
+    assistant quotes such lists, the rows answer together, and only a question they answer."""
+    from chatbot.assistant.evaluation import judge
+    from chatbot.assistant.support import Sources
+
+    sources = Sources(["## How you can pay\n- iDEAL\n- Visa and Mastercard\n- PayPal\n"])
+    reply = "iDEAL. Visa and Mastercard. PayPal.\n(Source: Payments › How you can pay)"
+    assert judge(reply, "What payment methods do you accept?", sources).answering == [
+        "iDEAL.",
+        "Visa and Mastercard.",
+        "PayPal.",
+    ]
+    assert judge(reply, "How do I reset my password?", sources).answering == []

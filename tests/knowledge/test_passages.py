@@ -106,3 +106,24 @@ def test_a_list_without_a_lead_in_is_one_block_and_every_other_sentence_its_own(
         ["It does not cover: lighthouses."],
     ]
     assert [s for block in blocks(text) for s in block] == sentences(text)
+
+
+def test_a_markdown_table_reads_row_by_row_as_one_block_without_its_header_and_rule():
+    text = (
+        "Rates by country:\n\n"
+        "| Destination | Carrier | Price | Delivery time | What we include |\n"
+        "|:---|---|--:|---|---|\n"
+        "| **Germany** | DHL | €8.95 | 2-4 working days | tracking |\n"
+        "| Austria | | €12.50 | 3-6 working days | |\n"
+        "\nFree over €60."
+    )
+    assert blocks(text) == [
+        ["Rates by country:"],
+        [
+            "Germany: carrier DHL, price €8.95, delivery time 2-4 working days, "
+            "what we include: tracking.",
+            "Austria: price €12.50, delivery time 3-6 working days.",
+        ],
+        ["Free over €60."],
+    ]
+    assert not any("|" in s or "---" in s for s in sentences(text))
