@@ -324,6 +324,7 @@ INTENTS = (
         "where is your shop, can I come in",
         "can I see the products in person",
         "do you have a store near me",
+        "can I try it out in your shop before I buy",
     ), names=("showroom", "flagship", "our store", "our shop", "in-store", "in store", "retail store",
               "visit us", "boutique")),
     Intent("back_in_stock", ANSWER, "When will a sold-out product be back in stock?", (
@@ -373,7 +374,22 @@ INTENTS = (
         "do you run workshops",
         "are there any classes I can book",
         "do you host events or courses",
-    ), names=("class", "workshop", "course", "event", "lesson", "demonstration")),
+    ), names=("class", "classes", "lesson", "event", "masterclass", "tasting", "demonstration")),
+    Intent("insurance", ANSWER, "Do you offer insurance or a protection plan for products?", (
+        "do you offer insurance for what I buy",
+        "can I insure my purchase against theft",
+        "is there an accidental damage protection plan",
+    ), names=("insurance", "insure", "insured", "protection plan", "theft")),
+    Intent("trade_in", ANSWER, "Can I trade in or sell back an old product?", (
+        "can I trade in my old one",
+        "part exchange my old model for a new one",
+        "will you give me credit for my old one when I buy a new one",
+    ), names=("trade-in", "trade in", "part-exchange", "part exchange", "buy back", "buyback")),
+    Intent("recycling", ANSWER, "Do you take back old products or packaging for recycling?", (
+        "do you recycle old products",
+        "can I bring my old appliance back for disposal",
+        "how do I dispose of the old one",
+    ), names=("recycle", "recycling", "recycled", "disposal", "dispose", "take-back")),
     Intent("greeting", SMALLTALK, "", ("hi", "hello there", "good morning", "hey")),
     Intent("thanks", SMALLTALK, "", (
         "thanks",

@@ -73,6 +73,7 @@ def test_classification(text, name):
         ("could you wrap it as a present", "gift_wrapping"),
         ("is there a buy now pay later option", "instalments"),
         ("can I come to your showroom to see it", "physical_store"),
+        ("could I part exchange my old coffee machine", "trade_in"),
         ("I want to open an account for my wife", "create_account"),
         ("when will my order 5512 get here", "track_order"),
     ],
