@@ -339,17 +339,6 @@ INTENTS = (
         "reserve an item before it launches",
         "order something that isn't released yet",
     ), names=("pre-order", "preorder", "pre order", "reserve")),
-    Intent("product_advice", ANSWER, "Which product should I choose, and what are its size, "
-           "materials and care?", (
-        "which one would you recommend for a beginner",
-        "what are the measurements of this product",
-        "is it dishwasher safe",
-        "how should I wash this",
-        "what material is it made of",
-        "what size should I buy",
-        "does it work with my setup",
-    ), names=("size guide", "size chart", "dimensions", "measurements", "dishwasher", "hand wash",
-              "machine wash", "care instructions", "material", "made of", "recommend", "compatible")),
     Intent("careers", ANSWER, "Are you hiring, and how do I apply for a job?", (
         "are you hiring",
         "job openings at your company",

@@ -26,11 +26,9 @@ ASKS = re.compile(
     rf"\?\s*$|^(?:(?!i\b)(?:{OPENERS})\b|i (?:want|need|would like|'d like)\b|please\b|help\b)",
     re.IGNORECASE,
 )
-# A short piece that points back ("what does it cost?") is the same question as the one before.
-POINTS_BACK = re.compile(r"\b(?:it|that|this|they|them|those|these)\b", re.IGNORECASE)
-SHORT_WORDS = 6
 # Words that ask how much or how long without naming what of: a piece whose only content words are
-# these ("how much do i need to spend") asks about the topic of the question before it.
+# these ("how much do i need to spend", "what does it cost?") asks about the topic of the question
+# before it; one that names its own ("can you gift wrap it?") is a question of its own.
 NO_TOPIC = frozenset(
     "much many long often cost costs price spend pay paying take takes charge charged".split()
 )
@@ -59,11 +57,7 @@ def split(text: str) -> list[str]:
             continue
         if pending is not None:
             a, pending = pending, None
-        if groups and (
-            words < MIN_WORDS
-            or (words <= SHORT_WORDS and POINTS_BACK.search(piece))
-            or _names_no_topic(piece)
-        ):
+        if groups and (words < MIN_WORDS or _names_no_topic(piece)):
             groups[-1][1] = b
         else:
             groups.append([a, b])

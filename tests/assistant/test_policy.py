@@ -278,3 +278,15 @@ def test_a_part_asking_for_an_offer_no_article_names_is_named_as_not_covered(cha
     assert route == "answer"
     assert "PayPal" in reply.fixed_text.split("\n\n")[0]
     assert phrases.part_not_covered("do you gift wrap orders?") in reply.fixed_text
+
+
+def test_product_care_an_article_covers_in_its_own_words_is_answered(chat):
+    """Advice on a product (sizing, care) is not an offer with a name: any article on it answers."""
+    Article.objects.create(
+        store=chat.store,
+        title="Care",
+        body="## Caring for copper\nWash copper pans by hand in warm soapy water and dry at once.\n",
+    )
+    planned = pipeline.plan(chat, [shopper_says(chat, "How should I clean my copper pan?")])
+    assert planned.decision.route == "answer"
+    assert planned.hits[0].entry.article_title == "Care"

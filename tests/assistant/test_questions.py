@@ -27,6 +27,11 @@ from chatbot.assistant import questions
                 "how much do I need to spend for free delivery?",
             ],
         ),
+        # A short piece that points back but names a topic of its own asks its own question.
+        (
+            "how much is shipping and can you gift wrap it?",
+            ["how much is shipping", "can you gift wrap it?"],
+        ),
     ],
 )
 def test_several_questions_are_split(text, parts):
@@ -44,7 +49,7 @@ def test_several_questions_are_split(text, parts):
         "I bought two pairs of gloves and wore one. Can I return the other pair?",
         "can i return a tent ive slept in once? its too small",
         "Do I pay for the return label? I live in Ohio",
-        # A short piece that points back is the same question.
+        # A short piece that points back and names no topic is the same question.
         "Can you deliver to Hawaii and what does it cost?",
         "and you? how long is shipping",
         # A piece that names no topic of its own asks about the one before it.
