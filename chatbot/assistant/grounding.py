@@ -139,27 +139,33 @@ def _units(text: str) -> list[list[str]]:
     return out
 
 
-def _ranked(units: list[list[str]], vector: np.ndarray) -> list[int]:
-    """Units best first, each scored by its closest sentence to `vector`."""
+def _ranked(units: list[list[str]], vector: np.ndarray, first=None) -> list[int]:
+    """Units best first, each scored by its closest sentence to `vector`; those `first` (a test
+    of a sentence) holds for come before the rest."""
     flat = [s for unit in units for s in unit]
     similarity = embeddings.encode(flat) @ vector
     scores, at = [], 0
     for unit in units:
         scores.append(float(similarity[at : at + len(unit)].max()))
         at += len(unit)
-    return list(np.argsort(-np.asarray(scores), kind="stable"))
+    order = list(np.argsort(-np.asarray(scores), kind="stable"))
+    if first is not None:
+        order.sort(key=lambda i: not any(first(s) for s in units[i]))
+    return order
 
 
-def evidence(hits: list[Hit], vector: np.ndarray, best_only: int = 0) -> Evidence:
+def evidence(hits: list[Hit], vector: np.ndarray, best_only: int = 0, first=None) -> Evidence:
     """Sentences that answer the question: the best passage (whole when short, else its best
     sentences in reading order), then the best sentence of the next passages of the same article.
     A short table counts as one sentence (`TABLE_SENTENCES`).
-    `best_only`: just that many best sentences of the best passage (one part of a longer message)."""
+    `best_only`: just that many best sentences of the best passage (one part of a longer message).
+    `first`: a test of a sentence that puts the sentences passing it ahead of closer ones (the
+    sentence naming the offer asked about: "you can also choose Klarna and pay in 3 instalments")."""
     best = hits[0]
     units = _units(best.entry.text)
     keep_best = best_only or QUOTE_SENTENCES
     if best_only or (len(best.entry.text) > WHOLE_PASSAGE_CHARS and len(units) > QUOTE_SENTENCES):
-        units = [units[i] for i in sorted(_ranked(units, vector)[:keep_best])]
+        units = [units[i] for i in sorted(_ranked(units, vector, first)[:keep_best])]
     chosen, texts = [s for unit in units for s in unit], [best.entry.text]
     related = [
         h

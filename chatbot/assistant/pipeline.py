@@ -394,7 +394,9 @@ def _parts_answer(parts: list[Part], reply: Reply) -> str:
     blocks, uncovered, said = [], False, set()
     for part in parts:
         if part.answerable:
-            found = grounding.evidence(part.hits, part.evidence_vector, best_only=PART_SENTENCES)
+            found = grounding.evidence(
+                part.hits, part.evidence_vector, PART_SENTENCES, _naming(part.match)
+            )
             found.sentences = [s for s in found.sentences if s not in said]
             if not found.sentences:  # an earlier part's answer already says it
                 continue
@@ -407,6 +409,14 @@ def _parts_answer(parts: list[Part], reply: Reply) -> str:
     if uncovered:
         blocks.append(phrases.OFFER_PERSON)
     return "\n\n".join(blocks)
+
+
+def _naming(match: intents.Match | None):
+    """For an offer asked about, the test of a sentence that names it (quoted first)."""
+    if match is None or match.intent is None or not match.intent.names:
+        return None
+    intent = match.intent
+    return lambda sentence: intents.names_offer(intent, sentence)
 
 
 def _store_facts(store) -> list[str]:
@@ -504,7 +514,7 @@ def _start_answer(conversation, pending, hits, evidence_vector, engine, reply: R
     messages = grounding.build_messages(
         persona, history, hits, engine.count_tokens, engine.max_context - max_tokens
     )
-    found = reply.found = grounding.evidence(hits, evidence_vector)
+    found = reply.found = grounding.evidence(hits, evidence_vector, first=_naming(reply.match))
     # What the model's sentences may stand on: the passages of the evidence (the question and the
     # earlier turns are not sources), and the store's own settings.
     reply.composer = grounding.Composer(

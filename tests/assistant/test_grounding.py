@@ -90,3 +90,16 @@ def test_a_rates_table_is_quoted_whole_or_not_at_all():
     assert all(row in found.sentences for row in rows)
     assert "UK: €12, 3-5 working days." in found.sentences  # the table's other row comes with it
     assert len(found.sentences) < len(sentences(RATES.text))  # still a quote, not the passage
+
+
+def test_the_sentence_naming_an_offer_is_quoted_before_closer_ones():
+    from chatbot.knowledge import embeddings
+
+    question = embeddings.encode(["how do I pay for my order?"])[0]
+    recycled = "Parcels are packed in recycled paper."
+    found = grounding.evidence([Hit(RATES, 0.8, 0.7)], question, best_only=1)
+    assert found.sentences != [recycled]
+    found = grounding.evidence(
+        [Hit(RATES, 0.8, 0.7)], question, best_only=1, first=lambda s: "recycled" in s
+    )
+    assert found.sentences == [recycled]
