@@ -139,19 +139,24 @@ def _units(text: str) -> list[list[str]]:
     return out
 
 
-def _ranked(units: list[list[str]], vector: np.ndarray, first=None) -> list[int]:
-    """Units best first, each scored by its closest sentence to `vector`; those `first` (a test
-    of a sentence) holds for come before the rest."""
+def _ranked(units: list[list[str]], vector: np.ndarray) -> list[int]:
+    """Units best first, each scored by its closest sentence to `vector`."""
     flat = [s for unit in units for s in unit]
     similarity = embeddings.encode(flat) @ vector
     scores, at = [], 0
     for unit in units:
         scores.append(float(similarity[at : at + len(unit)].max()))
         at += len(unit)
-    order = list(np.argsort(-np.asarray(scores), kind="stable"))
-    if first is not None:
-        order.sort(key=lambda i: not any(first(s) for s in units[i]))
-    return order
+    return list(np.argsort(-np.asarray(scores), kind="stable"))
+
+
+def _best(units: list[list[str]], vector: np.ndarray, keep: int, first=None) -> list[int]:
+    """The `keep` best units, plus the best one `first` holds for when none of them does."""
+    order = _ranked(units, vector)
+    chosen = order[:keep]
+    if first is not None and not any(first(s) for i in chosen for s in units[i]):
+        chosen += [i for i in order[keep:] if any(first(s) for s in units[i])][:1]
+    return sorted(chosen)
 
 
 def evidence(hits: list[Hit], vector: np.ndarray, best_only: int = 0, first=None) -> Evidence:
@@ -159,13 +164,14 @@ def evidence(hits: list[Hit], vector: np.ndarray, best_only: int = 0, first=None
     sentences in reading order), then the best sentence of the next passages of the same article.
     A short table counts as one sentence (`TABLE_SENTENCES`).
     `best_only`: just that many best sentences of the best passage (one part of a longer message).
-    `first`: a test of a sentence that puts the sentences passing it ahead of closer ones (the
-    sentence naming the offer asked about: "you can also choose Klarna and pay in 3 instalments")."""
+    `first`: a test of a sentence; when none of the best sentences passes it, the best one that
+    does is quoted too (the sentence naming the offer asked about: "you can also choose Klarna and
+    pay in 3 interest-free instalments")."""
     best = hits[0]
     units = _units(best.entry.text)
     keep_best = best_only or QUOTE_SENTENCES
     if best_only or (len(best.entry.text) > WHOLE_PASSAGE_CHARS and len(units) > QUOTE_SENTENCES):
-        units = [units[i] for i in sorted(_ranked(units, vector, first)[:keep_best])]
+        units = [units[i] for i in _best(units, vector, keep_best, first)]
     chosen, texts = [s for unit in units for s in unit], [best.entry.text]
     related = [
         h
