@@ -316,8 +316,9 @@ INTENTS = (
         "can I spread the cost over monthly payments",
         "do you have financing",
         "split the payment into several parts",
+        "can I lease it instead of buying it outright",
     ), names=("instalment", "installment", "pay later", "pay in 3", "pay in three", "financing",
-              "finance", "monthly payment", "klarna", "afterpay", "clearpay", "affirm")),
+              "finance", "monthly payment", "lease", "leasing", "klarna", "afterpay", "clearpay", "affirm")),
     Intent("physical_store", ANSWER, "Do you have a physical shop or showroom I can visit?", (
         "do you have a physical store",
         "is there a showroom I can visit",
