@@ -5,9 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 UV="${UV:-uv}"
-compile() {  # output, extra uv arguments...
+compile() {  # output (a .toml one in the pylock.toml format), extra uv arguments...
     local out=$1
     shift
+    local format=()
+    [[ $out == *.toml ]] && format=(--format pylock.toml)
     local first
     first=$("$UV" pip compile pyproject.toml requirements/build.in "$@" --universal \
         --python-version 3.11 --quiet --no-header)
@@ -15,9 +17,13 @@ compile() {  # output, extra uv arguments...
     while read -r name; do skip+=(--no-emit-package "$name"); done < <(
         grep -oE '^(nvidia|cuda)-[a-z0-9-]+' <<<"$first" | sort -u)
     "$UV" pip compile pyproject.toml requirements/build.in "$@" --universal --python-version 3.11 \
-        --generate-hashes --quiet --custom-compile-command "make lock" "${skip[@]}" --output-file "$out"
+        --generate-hashes --quiet --custom-compile-command "make lock" "${skip[@]}" "${format[@]}" \
+        --output-file "$out"
 }
 compile requirements.txt --no-emit-package triton  # on a GPU, CUDA torch brings its own
 compile requirements-dev.txt --extra dev --constraints requirements.txt  # same pins as runtime
+# The same development set in the standard lock format (PEP 751), for tools that read pylock.toml;
+# tests/test_locks.py holds it to requirements-dev.txt's pins.
+compile pylock.toml --extra dev --constraints requirements-dev.txt
 "$UV" pip compile requirements/models.in --no-deps --universal --python-version 3.11 \
     --generate-hashes --quiet --custom-compile-command "make lock" --output-file requirements-models.txt
