@@ -420,6 +420,8 @@ MIN_SIMILARITY = 0.45
 # An offer is taken over the nearest service intent only this much nearer: "open an account for
 # the bride" is about an account, not a wedding list, though it is a hair nearer the latter.
 OFFER_MARGIN = 0.05
+# The examples (in `_Prototypes` order) of intents that are not offers.
+_SERVICE_EXAMPLES = np.flatnonzero([not i.names for i in INTENTS for _ in i.examples])
 
 
 @dataclass(frozen=True)
@@ -455,8 +457,7 @@ def classify(vector: np.ndarray) -> Match:
     if similarity < MIN_SIMILARITY:
         return Match(None, similarity)
     if INTENTS[owners[best]].names:
-        service = np.flatnonzero([not INTENTS[o].names for o in owners])
-        nearest = int(service[np.argmax(sims[service])])
+        nearest = int(_SERVICE_EXAMPLES[np.argmax(sims[_SERVICE_EXAMPLES])])
         if sims[nearest] >= MIN_SIMILARITY and similarity - sims[nearest] < OFFER_MARGIN:
             return Match(INTENTS[owners[nearest]], float(sims[nearest]))
     return Match(INTENTS[owners[best]], similarity)

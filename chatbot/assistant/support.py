@@ -26,7 +26,6 @@ import numpy as np
 from chatbot.knowledge import embeddings
 from chatbot.knowledge.keywords import terms
 from chatbot.knowledge.passages import blocks as passage_blocks
-from chatbot.knowledge.passages import sentences as passage_sentences
 
 # Chosen on sentences written against the development store's articles (tests/assistant/
 # test_support.py has them): copies and close paraphrases of a passage sentence cover 0.8-1.0 of
@@ -89,8 +88,12 @@ class Sources:
 
     def __post_init__(self):
         units: list[str] = []
+        self.groups = []
         for text in self.texts:
-            own = passage_sentences(text)
+            blocks = passage_blocks(text)
+            # Lists with no lead-in and tables: quoted whole, so read whole (`evaluation.judge`).
+            self.groups.extend(b for b in blocks if len(b) > 1)
+            own = [sentence for block in blocks for sentence in block]
             units.extend(own)
             units.extend(
                 f"{a} {b}"
@@ -98,8 +101,6 @@ class Sources:
                 if not NEGATION.search(a) and not NEGATION.search(b)
             )
         self.units = units
-        # Lists with no lead-in and tables: quoted whole, so read whole (`evaluation.judge`).
-        self.groups = [b for text in self.texts for b in passage_blocks(text) if len(b) > 1]
         self._terms = [set(terms(u)) for u in units]
         self._negated = np.array([bool(NEGATION.search(u)) for u in units])
         self._plain = _plain("\n".join(self.texts))
