@@ -334,7 +334,7 @@ INTENTS = (
         "can you tell me when it's restocked",
         "notify me when it's available again",
         "do you have this in stock",
-    ), names=("in stock", "out of stock", "restock", "sold out", "back in stock", "availability")),
+    ), names=("out of stock", "restock", "sold out", "back in stock", "notify me")),
     Intent("pre_order", ANSWER, "Can I pre-order a product before it is released?", (
         "can I pre-order",
         "reserve an item before it launches",

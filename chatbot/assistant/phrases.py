@@ -69,13 +69,21 @@ KINDS = {
     ABSTAIN: [OPENERS["nothing_relevant"], OPENERS["nothing_supported"], PART_NOT_COVERED],
     "source": [SOURCE],
 }
-SENTENCE_END = re.compile(rf"(?<=[.!?]){passages.NOT_AFTER_ABBREVIATION}\s+(?=[A-Z0-9\"“(¿¡])")
+SENTENCE_END = re.compile(rf"(?<=[.!?]){passages.NOT_AFTER_ABBREVIATION}\s+(?=[A-Z0-9$€£\"“(¿¡])")
+# The citation line is one phrase, whatever its label holds ("… › My item broke. What now?").
+SOURCE_LINE = re.compile(r"^\(Source: .+\)$", re.MULTILINE)
 
 
 def sentences(text: str) -> list[str]:
     """The sentences of a reply as a shopper reads them (lines, then sentence ends; a reply's
     sentence may also open with ¿ or ¡)."""
-    return passages.sentences(text, SENTENCE_END)
+    out: list[str] = []
+    start = 0
+    for line in SOURCE_LINE.finditer(text):
+        out.extend(passages.sentences(text[start : line.start()], SENTENCE_END))
+        out.append(line.group(0))
+        start = line.end()
+    return [*out, *passages.sentences(text[start:], SENTENCE_END)]
 
 
 def _pattern(template: str) -> re.Pattern:

@@ -9,7 +9,9 @@ HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 # A full stop after these ends no sentence ("Oranmore, Co. Galway", "Mr. Jones", "e.g. a card").
 ABBREVIATIONS = ("Co", "St", "Mr", "Mrs", "Ms", "Dr", "Ltd", "Inc", "Jr", "Sr", "vs", "e.g", "i.e")
 NOT_AFTER_ABBREVIATION = "".join(rf"(?<!\b{re.escape(a)}\.)" for a in ABBREVIATIONS)
-SENTENCE_END = re.compile(rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}\s+(?=[A-Z0-9\"“(])")
+# A sentence may open with a figure or a price ("$150 to $499.99: ...").
+YES_OR_NO = re.compile(r"(?:yes|no)[.!]", re.IGNORECASE)
+SENTENCE_END = re.compile(rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}\s+(?=[A-Z0-9$€£\"“(])")
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,19 @@ def sentences(text: str, end: re.Pattern = SENTENCE_END) -> list[str]:
     return [sentence for block in blocks(text, end) for sentence in block]
 
 
+def _joined_short(parts) -> list[str]:
+    """A bare "Yes." or "No." stays with the sentence after it: quoted alone, it answers whatever
+    the shopper asked."""
+    out: list[str] = []
+    carry = ""
+    for part in parts:
+        part = f"{carry} {part}".strip()
+        carry = part if YES_OR_NO.fullmatch(part) else ""
+        if not carry:
+            out.append(part)
+    return [*out, carry] if carry else out
+
+
 def blocks(text: str, end: re.Pattern = SENTENCE_END) -> list[list[str]]:
     """The sentences of `sentences`, grouped: the items of a list with no lead-in sentence and the
     rows of a Markdown table (rates or options under a heading) form one block, quoted together or
@@ -156,7 +171,7 @@ def blocks(text: str, end: re.Pattern = SENTENCE_END) -> list[list[str]]:
         line = EMPHASIS.sub(r"\2", LIST_ITEM.sub("", raw)).strip()
         if not line:
             continue
-        parts = [part.strip() for part in end.split(line) if part.strip()]
+        parts = _joined_short(part.strip() for part in end.split(line) if part.strip())
         if item and lead:
             parts[0] = f"{lead} {parts[0]}"
             if len(parts) == 1:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import embeddings
-from .keywords import BM25
+from .keywords import BM25, terms
 
 # Weight of the keyword score in the hybrid: small, because shoppers' words rarely match articles'
 # words, but enough to lift a passage that names the exact thing asked about (a brand, a menu).
@@ -28,6 +28,11 @@ KEYWORD_WEIGHT = 0.1
 KEYWORD_HALF = 4.0
 # Weight of the expansion (what the shopper's intent is about) against their own words.
 EXPANSION_WEIGHT = 0.65
+# Added to a passage's score when it holds two of the question's words in a row ("full service",
+# "frame number", "live chat"): an exact phrase of the store's own, which MiniLM weighs no more
+# than any other pair of words. It ranks; it is no sign that the passage answers (relevance):
+# "cracked screen" is in the warranty's exclusions, not an offer to repair one.
+PHRASE_BONUS = 0.05
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ class HybridIndex:
         self.vectors = vectors
         self.heading_vectors = heading_vectors
         self.bm25 = BM25([e.embedding_text() for e in entries])
+        self.phrases = [_pairs(e.embedding_text()) for e in entries]
 
     @classmethod
     def build(cls, entries: list[Entry]) -> "HybridIndex":
@@ -108,8 +114,20 @@ class HybridIndex:
             )
         raw = np.asarray(self.bm25.scores(query), dtype=np.float32)
         scores = (1 - KEYWORD_WEIGHT) * ranking + KEYWORD_WEIGHT * raw / (raw + KEYWORD_HALF)
+        asked = _pairs(query)
+        phrase = PHRASE_BONUS * np.array([bool(asked & own) for own in self.phrases])
+        scores = scores + phrase
         order = np.argsort(-scores, kind="stable")[:k]
         return [Hit(self.entries[i], float(scores[i]), float(relevance[i])) for i in order]
+
+
+def _pairs(text: str) -> set[tuple[str, str]]:
+    """Neighbouring content words of each line, stemmed (`keywords.terms`)."""
+    out = set()
+    for line in text.splitlines():
+        words = terms(line)
+        out.update(zip(words, words[1:], strict=False))
+    return out
 
 
 _cache_lock = threading.Lock()

@@ -82,7 +82,7 @@ def test_a_rates_table_is_quoted_whole_or_not_at_all():
     from chatbot.knowledge import embeddings
 
     question = embeddings.encode(["what delivery options do you have for Ireland?"])[0]
-    found = grounding.evidence([Hit(RATES, 0.8, 0.7)], question)
+    found = grounding.evidence([Hit(RATES, 0.8, 0.7)], grounding.Asked(question))
     rows = [
         "Ireland standard: €4.95, 2-4 working days.",
         "Ireland express: €9.50, next working day.",
@@ -95,7 +95,7 @@ def test_a_rates_table_is_quoted_whole_or_not_at_all():
 def test_the_sentence_naming_an_offer_is_quoted_when_the_closest_ones_do_not_name_it():
     from chatbot.knowledge import embeddings
 
-    question = embeddings.encode(["how do I pay for my order?"])[0]
+    question = grounding.Asked(embeddings.encode(["how do I pay for my order?"])[0])
     recycled = "Parcels are packed in recycled paper."
     closest = grounding.evidence([Hit(RATES, 0.8, 0.7)], question, best_only=1).sentences
     assert recycled not in closest
