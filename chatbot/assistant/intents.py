@@ -334,7 +334,9 @@ INTENTS = (
         "can you tell me when it's restocked",
         "notify me when it's available again",
         "do you have this in stock",
-    ), names=("out of stock", "restock", "sold out", "back in stock", "notify me")),
+    ), names=(
+        "out of stock", "sold out", "back in stock", "in stock again", "restocked", "notify me",
+    )),
     Intent("pre_order", ANSWER, "Can I pre-order a product before it is released?", (
         "can I pre-order",
         "reserve an item before it launches",

@@ -21,6 +21,21 @@ INFORMAL = frozenset(
     "youre theyre thats whats wheres hows ive youve wanna gonna gotta lemme pls plz thx".split()
 )
 
+# Chat shorthand, written out: too short to correct as typos, and MiniLM reads "wen is ur live
+# chat open" as something else than "when is your live chat open".
+SHORTHAND = {
+    "u": "you", "ur": "your", "wen": "when", "wat": "what", "wut": "what", "hw": "how",
+    "abt": "about", "b4": "before", "bc": "because", "cuz": "because", "coz": "because",
+    "pls": "please", "plz": "please", "thx": "thanks", "ty": "thanks", "tmrw": "tomorrow",
+    "2day": "today", "2moro": "tomorrow", "msg": "message", "cud": "could", "wud": "would",
+    "shud": "should", "dunno": "don't know", "idk": "I don't know", "rn": "right now",
+    "asap": "as soon as possible", "addy": "address", "acct": "account", "pwd": "password",
+    "qty": "quantity", "ppl": "people", "wk": "week", "wks": "weeks", "hrs": "hours",
+    "mins": "minutes", "yr": "year", "yrs": "years",
+}  # fmt: skip
+# A shorthand word on its own, not part of an e-mail address, link or code ("u.s.", "pwd-2").
+SHORT_WORD = re.compile(rf"(?<![\w@./-])(?:{'|'.join(SHORTHAND)})(?![\w@./'-])", re.IGNORECASE)
+
 
 def distance(a: str, b: str, limit: int) -> int:
     """Edit distance where swapping two neighbours counts as one edit; limit + 1 when over."""
@@ -63,13 +78,14 @@ def _nearest(word: str, domain: frozenset[str]) -> str | None:
     words are targets: correcting towards any dictionary word turns a valid word the model's
     vocabulary lacks ("rebate") into a different one ("relate")."""
     limit = allowed_edits(word)
-    best, best_distance = None, limit + 1
+    best, best_key = None, (limit + 1, 0)
     for candidate in sorted(domain):
         if len(candidate) >= MIN_LENGTH - 1:
-            d = distance(word, candidate, limit)
-            if d < best_distance:
-                best, best_distance = candidate, d
-    return best
+            # Of equally near words, one of the same length: "lnog" is "long" swapped, not "log".
+            key = (distance(word, candidate, limit), abs(len(candidate) - len(word)))
+            if key < best_key:
+                best, best_key = candidate, key
+    return best if best_key[0] <= limit else None
 
 
 def correct(text: str, domain: frozenset[str]) -> str:
@@ -83,4 +99,4 @@ def correct(text: str, domain: frozenset[str]) -> str:
             return word
         return _nearest(lower, domain) or word
 
-    return WORD.sub(fix, text)
+    return WORD.sub(fix, SHORT_WORD.sub(lambda m: SHORTHAND[m.group(0).lower()], text))

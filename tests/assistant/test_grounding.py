@@ -109,3 +109,45 @@ def test_the_sentence_naming_an_offer_is_quoted_when_the_closest_ones_do_not_nam
         [Hit(RATES, 0.8, 0.7)], question, best_only=1, first=lambda s: s in closest
     )
     assert named.sentences == closest
+
+
+def test_a_question_asking_how_much_or_how_long_is_quoted_the_sentence_with_that_figure():
+    from chatbot.knowledge import embeddings
+
+    countries = Entry(
+        3, 1, "Shipping", "Countries", "We deliver parcels to Belgium, Germany and France. "
+        "Parcels to Belgium go with bpost. Belgium: price €7.95. Germany: 2-4 working days. "
+        "Every parcel is packed in our warehouse in Zwolle and handed to the carrier the same day.",
+    )  # fmt: skip
+    for question, figure in [
+        ("how much is shipping to Belgium?", "Belgium: price €7.95."),
+        ("how long does a parcel to Germany take?", "Germany: 2-4 working days."),
+    ]:
+        asked = grounding.Asked.of(question, embeddings.encode([question])[0])
+        assert len(asked.figures) == 1
+        found = grounding.evidence([Hit(countries, 0.8, 0.7)], asked, best_only=1)
+        assert found.sentences == [figure]
+    assert grounding.Asked.of("do you ship to Belgium?", asked.vector).figures == ()
+
+
+def test_a_passage_holding_the_figure_asked_for_ranks_first_when_scores_are_close():
+    from chatbot.knowledge import embeddings
+
+    leaves = Hit(
+        Entry(4, 1, "Shipping", "Dispatch", "Orders leave our warehouse daily."), 0.62, 0.6
+    )
+    rates = Hit(Entry(5, 1, "Shipping", "Rates", "Ground: $6.49, 5-7 days."), 0.58, 0.5)
+    question = "what's the cheapest way to ship?"
+    asked = grounding.Asked.of(question, embeddings.encode([question])[0])
+    assert grounding.ranked_for([leaves, rates], asked) == [rates, leaves]
+    plain = grounding.Asked.of("do you ship to PO boxes?", asked.vector)
+    assert grounding.ranked_for([leaves, rates], plain) == [leaves, rates]
+
+
+def test_a_source_line_is_one_phrase_whatever_its_label_holds():
+    reply = "Send it back within 25 days.\n(Source: Warranty › My item broke. What now?)"
+    assert phrases.sentences(reply) == [
+        "Send it back within 25 days.",
+        "(Source: Warranty › My item broke. What now?)",
+    ]
+    assert phrases.kind_of(phrases.sentences(reply)[1]) == "source"

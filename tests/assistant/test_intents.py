@@ -115,3 +115,19 @@ def test_an_order_is_recognised_with_one_typo_in_its_word(text, mentions):
 )
 def test_a_shopper_who_says_how_unhappy_they_are_is_complaining(text, complaint):
     assert intents.complains(text) is complaint
+
+
+@pytest.mark.parametrize(
+    ("text", "order"),
+    [
+        ("Where do I find the frame number on my bike?", False),
+        ("where is my order?", True),
+        ("has 24081537 shipped yet", True),
+    ],
+)
+def test_an_order_look_up_is_read_only_where_the_message_names_an_order(text, order):
+    from chatbot.assistant import pipeline
+
+    match = pipeline._classified(embeddings.encode([text])[0], text)
+    looks_up = match.intent is not None and match.intent.action == intents.ORDER_STATUS
+    assert looks_up == order

@@ -127,3 +127,14 @@ def test_a_markdown_table_reads_row_by_row_as_one_block_without_its_header_and_r
         ["Free over €60."],
     ]
     assert not any("|" in s or "---" in s for s in sentences(text))
+
+
+def test_a_sentence_may_open_with_a_price_and_a_bare_yes_stays_with_its_sentence():
+    text = "Plans depend on the price. $150 to $499: $54.99. Yes. We cover drops. No! Never."
+    assert sentences(text) == [
+        "Plans depend on the price.",
+        "$150 to $499: $54.99.",
+        "Yes. We cover drops.",
+        "No! Never.",
+    ]
+    assert sentences("- iDEAL.\n- PayPal.") == ["iDEAL.", "PayPal."]  # one-word items stay items

@@ -42,3 +42,17 @@ def test_vectors_survive_the_database_round_trip():
     again = embeddings.from_bytes([embeddings.to_bytes(v) for v in vectors])
     assert again.dtype.name == "float32" and (again == vectors).all()
     assert abs(float((vectors**2).sum(axis=1)[0]) - 1.0) < 1e-5
+
+
+def test_two_words_of_the_question_in_a_row_lift_the_passage_that_holds_them(monkeypatch):
+    entries = [
+        Entry(1, 1, "Workshop", "Prices", "Basic service €79. Full service €129."),
+        Entry(2, 1, "Workshop", "Booking", "Book a service online; we check the full bike."),
+    ]
+    index = HybridIndex.build(entries)
+    with_phrase = {h.entry.passage_id: h for h in index.search("how much is a full service?", 2)}
+    monkeypatch.setattr(retrieval, "PHRASE_BONUS", 0.0)
+    without = {h.entry.passage_id: h for h in index.search("how much is a full service?", 2)}
+    lift = {i: with_phrase[i].score - without[i].score for i in (1, 2)}
+    assert abs(lift[1] - 0.05) < 1e-6 and abs(lift[2]) < 1e-6  # "full service" is only in 1
+    assert with_phrase[1].relevance == without[1].relevance  # a rank, not a sign it answers
