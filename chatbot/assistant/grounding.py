@@ -17,7 +17,7 @@ import numpy as np
 
 from chatbot.conversations import prompt as conversation_prompt
 from chatbot.knowledge import embeddings
-from chatbot.knowledge.passages import blocks, sentences
+from chatbot.knowledge.passages import blocks, joined_leads, sentences
 from chatbot.knowledge.retrieval import Hit
 
 from . import phrases, safety, support
@@ -251,7 +251,8 @@ def best_sentence_similarity(hits: list[Hit], vector: np.ndarray, passages: int 
 
 def cited(evidence: Evidence) -> str:
     """The evidence as a direct answer, its source cited after it."""
-    return f"{' '.join(_sentence(s) for s in evidence.sentences)}\n{phrases.source(evidence.label)}"
+    said = joined_leads([_sentence(s) for s in evidence.sentences])
+    return f"{' '.join(said)}\n{phrases.source(evidence.label)}"
 
 
 def _sentence(text: str) -> str:
@@ -300,4 +301,4 @@ class Composer:
             out.append(_sentence(sentence))
         if not self.shown and not out:
             out = [_sentence(s) for s in self.found.sentences]
-        return [*out, phrases.source(self.found.label)]
+        return [*joined_leads(out), phrases.source(self.found.label)]

@@ -221,6 +221,7 @@ INTENTS = (
         "what are the delivery methods",
         "is express shipping available",
         "can I pick up my order in a store",
+        "how much is postage to my town",
     )),
     Intent("delivery_period", ANSWER, "How long does delivery take?", (
         "how long does delivery take",
@@ -294,6 +295,14 @@ INTENTS = (
         "how do I redeem my reward points",
         "loyalty card",
     ), names=("loyalty", "reward", "points")),
+    Intent("special_discounts", ANSWER, "Do you give discounts to students, key workers or the military?", (
+        "do you have a student discount",
+        "is there a discount for NHS staff",
+        "do you offer a military or veteran discount",
+        "any discount for teachers",
+        "do key workers get money off",
+    ), names=("student", "NHS", "Blue Light", "veteran", "military", "key worker", "teacher",
+              "pensioner", "UNiDAYS")),
     Intent("price_match", ANSWER, "Do you match a lower price from another shop?", (
         "do you price match",
         "will you match a competitor's price",

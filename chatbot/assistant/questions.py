@@ -30,7 +30,8 @@ ASKS = re.compile(
 # these ("how much do i need to spend", "what does it cost?") asks about the topic of the question
 # before it; one that names its own ("can you gift wrap it?") is a question of its own.
 NO_TOPIC = frozenset(
-    "much many long often cost costs price spend pay paying take takes charge charged".split()
+    "much many long often cost costs price spend pay paying take takes charge charged last lasts "
+    "valid expire expires".split()
 )
 
 

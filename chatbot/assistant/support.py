@@ -26,6 +26,7 @@ import numpy as np
 from chatbot.knowledge import embeddings
 from chatbot.knowledge.keywords import terms
 from chatbot.knowledge.passages import blocks as passage_blocks
+from chatbot.knowledge.passages import joined_leads
 
 # Chosen on sentences written against the development store's articles (tests/assistant/
 # test_support.py has them): copies and close paraphrases of a passage sentence cover 0.8-1.0 of
@@ -95,6 +96,8 @@ class Sources:
             self.groups.extend(b for b in blocks if len(b) > 1)
             own = [sentence for block in blocks for sentence in block]
             units.extend(own)
+            # A list's items quoted together, said once with their lead-in (`joined_leads`).
+            units.extend(j for j in joined_leads(own) if j not in own)
             units.extend(
                 f"{a} {b}"
                 for a, b in zip(own, own[1:], strict=False)

@@ -10,6 +10,9 @@ HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 ABBREVIATIONS = ("Co", "St", "Mr", "Mrs", "Ms", "Dr", "Ltd", "Inc", "Jr", "Sr", "vs", "e.g", "i.e")
 NOT_AFTER_ABBREVIATION = "".join(rf"(?<!\b{re.escape(a)}\.)" for a in ABBREVIATIONS)
 # A sentence may open with a figure or a price ("$150 to $499.99: ...").
+# The lead-in a list item is said with ("You can: "), and what joined it to the next item.
+LEAD_IN = re.compile(r"^[^:]{3,}?:\s")
+ITEM_JOINER = re.compile(r"(?:[,;]|,? (?:or|and))\.?$")
 YES_OR_NO = re.compile(r"(?:yes|no)[.!]", re.IGNORECASE)
 SENTENCE_END = re.compile(rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}\s+(?=[A-Z0-9$€£\"“(])")
 
@@ -128,6 +131,20 @@ def sentences(text: str, end: re.Pattern = SENTENCE_END) -> list[str]:
     return [sentence for block in blocks(text, end) for sentence in block]
 
 
+def joined_leads(said: list[str]) -> list[str]:
+    """Neighbouring items of one list, each said with its lead-in (`blocks`), as one sentence:
+    "You can: pause it. You can: skip it." reads "You can: pause it; skip it."."""
+    out: list[str] = []
+    for sentence in said:
+        lead = LEAD_IN.match(sentence)
+        if out and lead and LEAD_IN.match(out[-1]) and out[-1].startswith(lead.group(0)):
+            item = sentence[lead.end() :]
+            out[-1] = f"{ITEM_JOINER.sub('', out[-1].rstrip('.'))}; {item}"
+        else:
+            out.append(sentence)
+    return out
+
+
 def _joined_short(parts) -> list[str]:
     """A bare "Yes." or "No." stays with the sentence after it: quoted alone, it answers whatever
     the shopper asked."""
@@ -175,7 +192,7 @@ def blocks(text: str, end: re.Pattern = SENTENCE_END) -> list[list[str]]:
         if item and lead:
             parts[0] = f"{lead} {parts[0]}"
             if len(parts) == 1:
-                parts[0] = re.sub(r"[,;]$", ".", parts[0])
+                parts[0] = ITEM_JOINER.sub(".", parts[0])
             led = True
         elif item:
             if in_table:

@@ -65,6 +65,8 @@ def test_complaints_and_claims():
         ("is there a buy now pay later option", "instalments"),
         ("can I come to your showroom to see it", "physical_store"),
         ("could I part exchange my old coffee machine", "trade_in"),
+        ("is there a discount for NHS staff or Blue Light card holders?", "special_discounts"),
+        ("Is there a discount if I sign up for your newsletter?", "newsletter_subscription"),
         ("I want to open an account for my wife", "create_account"),
         ("when will my order 5512 get here", "track_order"),
     ],

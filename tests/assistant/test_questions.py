@@ -55,6 +55,7 @@ def test_several_questions_are_split(text, parts):
         # A piece that names no topic of its own asks about the one before it.
         "do u do free shiping? how much do i need to spend",
         "Do you repair grinders? how much does it cost and how long does it take",
+        "forgot my password and the reset link has expired?? how long does it last",
     ],
 )
 def test_one_question_stays_whole(text):

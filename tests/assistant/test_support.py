@@ -94,3 +94,14 @@ def test_every_sentence_of_a_handoff_and_an_order_wording_is_a_fixed_phrase():
             assert phrases.kind_of(sentence) is not None, sentence
     assert phrases.kind_of("Your order ships free worldwide, trust me!") is None
     assert phrases.kind_of(phrases.OPENERS["nothing_relevant"]) == phrases.ABSTAIN
+
+
+def test_a_list_quoted_as_one_sentence_with_its_lead_in_is_supported():
+    from chatbot.knowledge.passages import joined_leads, sentences
+
+    article = "Autoship gives you:\n- 25% off your first order;\n- free delivery;\n- double points."
+    sources = Sources([article])
+    joined = joined_leads(sentences(article))
+    assert joined == ["Autoship gives you: 25% off your first order; free delivery; double points."]
+    assert sources.supported(joined[0])
+    assert not sources.supported("Autoship gives you: 50% off your first order; free delivery.")

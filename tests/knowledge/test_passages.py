@@ -1,6 +1,13 @@
 """Splitting Markdown articles into passages: one per section, long sections cut at boundaries."""
 
-from chatbot.knowledge.passages import blocks, sections, sentences, split_article, split_text
+from chatbot.knowledge.passages import (
+    blocks,
+    joined_leads,
+    sections,
+    sentences,
+    split_article,
+    split_text,
+)
 
 ARTICLE = """# Returns
 
@@ -138,3 +145,26 @@ def test_a_sentence_may_open_with_a_price_and_a_bare_yes_stays_with_its_sentence
         "No! Never.",
     ]
     assert sentences("- iDEAL.\n- PayPal.") == ["iDEAL.", "PayPal."]  # one-word items stay items
+
+
+def test_items_of_one_list_quoted_together_are_said_once_with_their_lead_in():
+    text = (
+        "You can:\n"
+        "- ask your vet to e-mail the prescription to rx@paws.example, or\n"
+        "- post the paper prescription to: Unit 9, Leeds.\n"
+        "Autoship gives you:\n- 25% off your first order;\n- double points.\n"
+        "Germany: price €8.95. France: price €9.95."
+    )
+    said = sentences(text)
+    assert said[0] == "You can: ask your vet to e-mail the prescription to rx@paws.example."
+    assert joined_leads(said) == [
+        "You can: ask your vet to e-mail the prescription to rx@paws.example; "
+        "post the paper prescription to: Unit 9, Leeds.",
+        "Autoship gives you: 25% off your first order; double points.",
+        "Germany: price €8.95.",  # sentences that merely open alike stay apart
+        "France: price €9.95.",
+    ]
+    assert joined_leads([said[0], "Claims go to the workshop.", said[1]])[1:] == [
+        "Claims go to the workshop.",
+        said[1],
+    ]
