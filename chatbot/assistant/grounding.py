@@ -17,7 +17,7 @@ import numpy as np
 
 from chatbot.conversations import prompt as conversation_prompt
 from chatbot.knowledge import embeddings
-from chatbot.knowledge.passages import blocks, joined_leads, sentences
+from chatbot.knowledge.passages import LEAD_IN, blocks, joined_leads, sentences
 from chatbot.knowledge.retrieval import Hit
 
 from . import phrases, safety, support
@@ -132,11 +132,21 @@ class Evidence:
 
 
 def _units(text: str) -> list[list[str]]:
-    """What may be quoted of a passage: its sentences, a short table's rows as one unit."""
+    """What may be quoted of a passage: its sentences; a short table's rows, or a short list's
+    items said with their lead-in ("You save: 25% off the first order; 6% off every repeat
+    delivery"), as one unit: one item alone answers "how much would I save?" with half of it."""
     out: list[list[str]] = []
     for block in blocks(text):
         out.extend([block] if len(block) <= TABLE_SENTENCES else [[s] for s in block])
-    return out
+    grouped: list[list[str]] = []
+    for unit in out:
+        lead = LEAD_IN.match(unit[0]) if len(unit) == 1 else None
+        last = grouped[-1] if grouped else []
+        if lead and last and len(last) < TABLE_SENTENCES and last[-1].startswith(lead.group(0)):
+            last.append(unit[0])
+        else:
+            grouped.append(list(unit))
+    return grouped
 
 
 # What a question asking for a price or a time wants a quoted sentence to hold.
@@ -148,7 +158,7 @@ ASKS_PRICE = re.compile(
 PRICE = re.compile(r"[$€£]\s?\d|\d\s?(?:%|eur|usd|gbp)\b|\bfree\b", re.IGNORECASE)
 ASKS_TIME = re.compile(
     r"\b(?:how (?:long|many (?:days|hours|weeks)|soon|fast|quickly)|when|until|deadline|"
-    r"what time|hours|open)\b",
+    r"what time|hours|open|latest|earliest)\b",
     re.IGNORECASE,
 )
 TIME = re.compile(

@@ -151,3 +151,21 @@ def test_a_source_line_is_one_phrase_whatever_its_label_holds():
         "(Source: Warranty › My item broke. What now?)",
     ]
     assert phrases.kind_of(phrases.sentences(reply)[1]) == "source"
+
+
+def test_a_short_list_said_with_its_lead_in_is_quoted_whole_or_not_at_all():
+    from chatbot.knowledge import embeddings
+
+    autoship = Entry(
+        6, 1, "Autoship", "What it costs", "Autoship is free to join and you can cancel at any "
+        "time without a fee. You save on every Autoship order:\n- 25% off your first order;\n"
+        "- 6% off every repeat delivery;\n- free standard delivery.\nWe send you a reminder "
+        "e-mail 4 days before each delivery is dispatched. Deliveries can be every 1 to 12 weeks.",
+    )  # fmt: skip
+    question = "how much would I save with Autoship?"
+    asked = grounding.Asked.of(question, embeddings.encode([question])[0])
+    found = grounding.evidence([Hit(autoship, 0.8, 0.7)], asked, best_only=1)
+    assert grounding.cited(found).startswith(
+        "You save on every Autoship order: 25% off your first order; 6% off every repeat "
+        "delivery; free standard delivery.\n"
+    )
