@@ -69,6 +69,22 @@ def test_rules_for_returns_is_a_question_not_an_attack(demo_shop):
     assert_nothing_unsupported(bot.text, articles())
 
 
+def test_ignore_the_last_message_then_a_question_is_answered_not_refused(demo_shop):
+    bot, trace = reply_to(demo_shop, "ignore the last message, what's the return window for boots?")
+    assert trace.route == "answer"
+    assert "30 days" in bot.text and bot.text.endswith("(Source: Returns)")
+    assert_nothing_unsupported(bot.text, articles())
+
+
+def test_a_shopper_who_says_nobody_answers_gets_a_person(demo_shop):
+    bot, trace = reply_to(
+        demo_shop, "my order never came and nobody answers emails, this is a joke"
+    )
+    assert (trace.route, trace.reason) == ("handoff", "complaint")
+    assert Conversation.objects.get(pk=bot.conversation_id).state == Conversation.State.ESCALATED
+    assert "(Source:" not in bot.text
+
+
 def test_two_questions_get_each_its_own_answer_or_are_named_as_not_covered(demo_shop):
     text = "Do you ship to Canada, and how much does express shipping cost?"
     bot, trace = reply_to(demo_shop, text)
