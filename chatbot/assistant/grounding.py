@@ -17,7 +17,7 @@ import numpy as np
 
 from chatbot.conversations import prompt as conversation_prompt
 from chatbot.knowledge import embeddings
-from chatbot.knowledge.passages import LEAD_IN, blocks, joined_leads, sentences
+from chatbot.knowledge.passages import blocks, continues_list, joined_leads, sentences
 from chatbot.knowledge.retrieval import Hit
 
 from . import phrases, safety, support
@@ -140,9 +140,8 @@ def _units(text: str) -> list[list[str]]:
         out.extend([block] if len(block) <= TABLE_SENTENCES else [[s] for s in block])
     grouped: list[list[str]] = []
     for unit in out:
-        lead = LEAD_IN.match(unit[0]) if len(unit) == 1 else None
         last = grouped[-1] if grouped else []
-        if lead and last and len(last) < TABLE_SENTENCES and last[-1].startswith(lead.group(0)):
+        if len(unit) == 1 and 0 < len(last) < TABLE_SENTENCES and continues_list(last[-1], unit[0]):
             last.append(unit[0])
         else:
             grouped.append(list(unit))
@@ -200,9 +199,7 @@ def ranked_for(hits: list[Hit], asked: Asked) -> list[Hit]:
     by the rates table, not by the section on when parcels leave the warehouse)."""
     if not asked.figures:
         return hits
-    gain = [FIGURE_WEIGHT * any(k.search(h.entry.text) for k in asked.figures) for h in hits]
-    order = sorted(range(len(hits)), key=lambda i: -(hits[i].score + gain[i]))
-    return [hits[i] for i in order]
+    return sorted(hits, key=lambda h: -asked.score([h.entry.text], h.score))
 
 
 def _ranked(units: list[list[str]], asked: Asked) -> list[int]:

@@ -515,8 +515,8 @@ COMPLAINT_WORDS = ("complaint", "complain", "complaints", "complaining", "reclam
 CLAIM = re.compile(r"\bclaims?\b", re.IGNORECASE)
 NOT_A_COMPLAINT_CLAIM = re.compile(r"\b(warranty|guarantee|insurance|gift|refund|return)\b", re.I)
 # A shopper who says how unhappy they are wants a person, whatever the question ("absolutely fed up",
-# "this is unacceptable", "nobody answers my e-mails, this is a joke"). None of these occurs in the 5,182 bitext-dev requests, whose hand-over
-# labels they would otherwise blur.
+# "this is unacceptable", "nobody answers my e-mails, this is a joke"). None of these occurs in the
+# 5,182 bitext-dev requests, whose hand-over labels they would otherwise blur.
 FRUSTRATION = re.compile(
     r"\b(unacceptable|fed up|sick (and tired )?of|had enough|annoy(ed|ing)|furious|fuming|livid"
     r"|angry|ridiculous|outrage(d|ous)?|disgust(ed|ing)|disgrace(ful)?|appall(ed|ing)"

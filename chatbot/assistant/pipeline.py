@@ -250,7 +250,7 @@ class Part:
     text: str
     match: intents.Match
     hits: list[Hit]
-    asked: grounding.Asked  # the question (and its intent's question) as one unit vector
+    asked: grounding.Asked  # the question (and its intent's question) and the figures it asks for
     relevance: float
     evidence: float  # closest retrieved sentence to `asked.vector`
     offered: bool = True  # a passage names the offer asked about (first in `hits`)

@@ -9,11 +9,11 @@ HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 # A full stop after these ends no sentence ("Oranmore, Co. Galway", "Mr. Jones", "e.g. a card").
 ABBREVIATIONS = ("Co", "St", "Mr", "Mrs", "Ms", "Dr", "Ltd", "Inc", "Jr", "Sr", "vs", "e.g", "i.e")
 NOT_AFTER_ABBREVIATION = "".join(rf"(?<!\b{re.escape(a)}\.)" for a in ABBREVIATIONS)
-# A sentence may open with a figure or a price ("$150 to $499.99: ...").
 # The lead-in a list item is said with ("You can: "), and what joined it to the next item.
 LEAD_IN = re.compile(r"^[^:]{3,}?:\s")
 ITEM_JOINER = re.compile(r"(?:[,;]|,? (?:or|and))\.?$")
 YES_OR_NO = re.compile(r"(?:yes|no)[.!]", re.IGNORECASE)
+# A sentence may open with a figure or a price ("$150 to $499.99: ...").
 SENTENCE_END = re.compile(rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}\s+(?=[A-Z0-9$€£\"“(])")
 
 
@@ -136,13 +136,19 @@ def joined_leads(said: list[str]) -> list[str]:
     "You can: pause it. You can: skip it." reads "You can: pause it; skip it."."""
     out: list[str] = []
     for sentence in said:
-        lead = LEAD_IN.match(sentence)
-        if out and lead and LEAD_IN.match(out[-1]) and out[-1].startswith(lead.group(0)):
-            item = sentence[lead.end() :]
+        if out and continues_list(out[-1], sentence):
+            item = sentence[LEAD_IN.match(sentence).end() :]
             out[-1] = f"{ITEM_JOINER.sub('', out[-1].rstrip('.'))}; {item}"
         else:
             out.append(sentence)
     return out
+
+
+def continues_list(before: str, sentence: str) -> bool:
+    """Whether `sentence` is the next item of the list `before` is an item of (both said with one
+    lead-in, `blocks`)."""
+    lead = LEAD_IN.match(sentence)
+    return lead is not None and before.startswith(lead.group(0))
 
 
 def _joined_short(parts) -> list[str]:
