@@ -3,13 +3,20 @@ once per process by our own encoder (``minilm``). Vectors are L2-normalised floa
 
 import importlib.util
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
 DIMENSIONS = 384
+# Vectors of recently encoded texts (about 1.5 kB each). Every reply re-reads the sentences of the
+# passages it retrieved (to pick the quote, to check the model's sentences against them), and a
+# store's passages are few: on a 2-core AVX2 VM, re-encoding them was most of `evaluate`'s time and
+# a share of the shopper's wait for the first text.
+CACHE_SIZE = 20_000
 _lock = threading.Lock()
 _model = None
+_cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
 
 def model_dir() -> Path:
@@ -36,8 +43,16 @@ def encode(texts: list[str]) -> np.ndarray:
         return np.zeros((0, DIMENSIONS), dtype=np.float32)
     model = _get_model()
     with _lock:  # one encode at a time: torch on 2 cores gains nothing from overlap
-        vectors = model.encode(texts, batch_size=32)
-    return vectors.numpy().astype(np.float32, copy=False)
+        missing = list(dict.fromkeys(t for t in texts if t not in _cache))
+        if missing:
+            vectors = model.encode(missing, batch_size=32).numpy().astype(np.float32, copy=False)
+            _cache.update(zip(missing, vectors, strict=True))
+        for text in texts:
+            _cache.move_to_end(text)
+        out = np.stack([_cache[t] for t in texts])
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return out
 
 
 def to_bytes(vector: np.ndarray) -> bytes:
