@@ -475,16 +475,20 @@ def classify(vector: np.ndarray) -> Match:
     return Match(INTENTS[owners[best]], similarity)
 
 
+# A run of 5+ digits keeps a short letter prefix it is joined to ("has TT-48213 shipped?" asks
+# about order TT-48213, not 48213).
 ORDER_NUMBER = re.compile(
-    r"(?:order|purchase|ord|number|no\.?|#)\s*(?:number|no\.?|#|id)?\s*[:#]?\s*([A-Z0-9][A-Z0-9-]{3,23})\b"
-    r"|\b(\d{5,20})\b",
+    r"(?:order|purchase|ord|number|no\.?|#)\s*(?:number|no\.?|#|id)?\s*(?:is\s+|was\s+)?[:#]?\s*"
+    r"([A-Z0-9][A-Z0-9-]{3,23})\b"
+    r"|\b((?:[A-Z]{1,4}-)?\d{5,20})\b",
     re.IGNORECASE,
 )
 
 
 def order_numbers(text: str) -> list[str]:
-    """Order numbers mentioned in the message: a number after 'order'/'purchase'/'#', or any run of
-    5+ digits. Money amounts and years are not order numbers."""
+    """Order numbers mentioned in the message: a number after 'order'/'purchase'/'#' ("my order
+    number is AB-1234-XY"), or any run of 5+ digits. Money amounts and years are not order
+    numbers."""
     found: list[str] = []
     for match in ORDER_NUMBER.finditer(text):
         value = match.group(1) or match.group(2)

@@ -475,14 +475,21 @@ def _order_reply(conversation, numbers, hits, asked, reply: Reply) -> bool:
 
 
 def _lookup(orders, integration, customer_id: str, number: str):
-    """Look the number up as written, then without leading zeros ("00123842" is order 123842)."""
+    """Look the number up as written, then without leading zeros ("00123842" is order 123842) or
+    without its letter prefix ("TT-48213" where the order system knows 48213)."""
     result = orders.lookup(integration, customer_id, number)
-    bare = number.lstrip("0")
-    if isinstance(result, orders.LookupFailure) and result.reason == orders.Failure.NOT_FOUND:
-        if bare and bare != number:
-            retry = orders.lookup(integration, customer_id, bare)
-            if not isinstance(retry, orders.LookupFailure):
-                return retry
+    digits = re.sub(r"^[A-Za-z]{1,4}-", "", number)
+    for other in dict.fromkeys([number.lstrip("0"), digits, digits.lstrip("0")]):
+        if not other or other == number:
+            continue
+        if (
+            not isinstance(result, orders.LookupFailure)
+            or result.reason != orders.Failure.NOT_FOUND
+        ):
+            break
+        retry = orders.lookup(integration, customer_id, other)
+        if not isinstance(retry, orders.LookupFailure):
+            return retry
     return result
 
 

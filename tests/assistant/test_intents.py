@@ -14,6 +14,10 @@ from chatbot.knowledge import embeddings
         ("order no. 4471 and 99812345", ["4471", "99812345"]),
         ("I paid $14999 for it", []),
         ("my order hasn't arrived", []),
+        ("has TT-48213 shipped yet?", ["TT-48213"]),
+        ("my order number is AB-1234-XY", ["AB-1234-XY"]),
+        ("can you check 48213 for me", ["48213"]),
+        ("the WH-1000XM5 I ordered", []),
     ],
 )
 def test_order_numbers(text, numbers):

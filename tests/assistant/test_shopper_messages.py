@@ -34,6 +34,7 @@ def demo_shop(transactional_db, private_networks):
         order_auth=StoreIntegration.OrderAuth.BEARER,
         order_auth_secret=endpoint.token,
     )
+    store.orders = endpoint  # for a test that serves other orders
     yield store
     endpoint.stop()
 
@@ -112,6 +113,17 @@ def test_an_order_question_with_typos_gets_the_order_status(demo_shop):
     bot, trace = reply_to(demo_shop, "wher is my ordr #10452")
     assert (trace.route, trace.reason) == ("order", "looked_up")
     assert "Your order 10452 is Shipped." in bot.text and "1Z999AA10123456784" in bot.text
+    assert_nothing_unsupported(bot.text, [])
+
+
+@pytest.mark.parametrize("known_as", ["HP-10452", "10452"])
+def test_an_order_number_with_a_letter_prefix_is_looked_up(demo_shop, known_as):
+    # Shoppers copy the number as the confirmation e-mail shows it; order systems key by the whole
+    # code or by its digits.
+    demo_shop.orders.serve("customer-8", {known_as: ORDER["10452"]})
+    bot, trace = reply_to(demo_shop, "has HP-10452 shipped yet?", verified="customer-8")
+    assert (trace.route, trace.reason) == ("order", "looked_up")
+    assert "Shipped" in bot.text and "1Z999AA10123456784" in bot.text
     assert_nothing_unsupported(bot.text, [])
 
 
