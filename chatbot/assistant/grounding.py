@@ -44,6 +44,10 @@ RELATED_SENTENCES = 2
 # ... when that passage ranks within this margin of the best one (the best sentences of weakly
 # related sections made quotes a third longer for 2 more answered questions of 192).
 RELATED_MARGIN = 0.2
+# One part of a longer message is answered from the best passage and from those of its article
+# within this margin (a section cut in two, a rates table after its introduction); wider, a part
+# borrowed sentences of neighbouring sections (at 0.2 a VoltBay part lost its rates table).
+PART_MARGIN = 0.05
 # A list with no lead-in (a table of rates or options) is quoted whole when one of its rows is
 # among the best sentences, up to this many sentences; a longer one is quoted row by row.
 TABLE_SENTENCES = 8
@@ -226,27 +230,47 @@ def evidence(hits: list[Hit], asked: Asked, best_only: int = 0, first=None) -> E
     """Sentences that answer the question: the best passage (whole when short, else its best
     sentences in reading order), then the best sentence of the next passages of the same article.
     A short table counts as one sentence (`TABLE_SENTENCES`).
-    `best_only`: just that many best sentences of the best passage (one part of a longer message).
+    `best_only`: just that many best sentences (one part of a longer message), of the best passage
+    and the passages of its article that rank as high (`PART_MARGIN`).
     `first`: a test of a sentence; when none of the best sentences passes it, the best one that
     does is quoted too (the sentence naming the offer asked about: "you can also choose Klarna and
     pay in 3 interest-free instalments")."""
     best = hits[0]
+    related = [h for h in hits[1:] if h.entry.article_id == best.entry.article_id]
+    if best_only:
+        return _part_evidence(
+            [best, *[h for h in related if h.score >= best.score - PART_MARGIN]],
+            asked,
+            best_only,
+            first,
+        )
     units = _units(best.entry.text)
-    keep_best = best_only or QUOTE_SENTENCES
-    if best_only or (len(best.entry.text) > WHOLE_PASSAGE_CHARS and len(units) > QUOTE_SENTENCES):
-        units = [units[i] for i in _best(units, asked, keep_best, first)]
+    if len(best.entry.text) > WHOLE_PASSAGE_CHARS and len(units) > QUOTE_SENTENCES:
+        units = [units[i] for i in _best(units, asked, QUOTE_SENTENCES, first)]
     chosen, texts = [s for unit in units for s in unit], [best.entry.text]
-    related = [
-        h
-        for h in hits[1:]
-        if h.entry.article_id == best.entry.article_id and h.score >= best.score - RELATED_MARGIN
-    ]
-    for hit in [] if best_only else related[:RELATED_SENTENCES]:
+    for hit in [h for h in related if h.score >= best.score - RELATED_MARGIN][:RELATED_SENTENCES]:
         candidates = [u for u in _units(hit.entry.text) if not set(u) & set(chosen)]
         if candidates:
             chosen.extend(candidates[_ranked(candidates, asked)[0]])
             texts.append(hit.entry.text)
     return Evidence(best, chosen, texts)
+
+
+def _part_evidence(pool: list[Hit], asked: Asked, keep: int, first) -> Evidence:
+    """The `keep` best units of the passages in `pool` (a section and those of its article that
+    rank as high: "how much is next-day delivery?" asks the rates table, the second passage of
+    "Delivery rates"), in reading order."""
+    units, owners = [], []
+    for n, hit in enumerate(pool[: 1 + RELATED_SENTENCES]):
+        for unit in _units(hit.entry.text):
+            if unit not in units:
+                units.append(unit)
+                owners.append(n)
+    chosen = _best(units, asked, keep, first)
+    used = sorted({owners[i] for i in chosen})
+    return Evidence(
+        pool[used[0]], [s for i in chosen for s in units[i]], [pool[n].entry.text for n in used]
+    )
 
 
 def best_sentence_similarity(hits: list[Hit], vector: np.ndarray, passages: int = 3) -> float:

@@ -169,3 +169,26 @@ def test_a_short_list_said_with_its_lead_in_is_quoted_whole_or_not_at_all():
         "You save on every Autoship order: 25% off your first order; 6% off every repeat "
         "delivery; free standard delivery.\n"
     )
+
+
+def test_one_part_of_a_message_is_answered_from_its_section_and_the_sections_that_rank_as_high():
+    from chatbot.knowledge import embeddings
+
+    intro = Hit(
+        Entry(8, 1, "Delivery", "Delivery rates", "Free standard delivery on orders of £40 or "
+              "more. Express delivery is only available on the mainland. Saturday delivery is "
+              "not available."), 0.51, 0.5,
+    )  # fmt: skip
+    table = Hit(
+        Entry(9, 1, "Delivery", "Delivery rates", "Mainland: service Standard, price £3.49.\n"
+              "Mainland: service Express (next working day), price £6.79."), 0.50, 0.5,
+    )  # fmt: skip
+    returns = Hit(Entry(10, 2, "Returns", "Returns", "Express returns cost £9.99."), 0.505, 0.5)
+    question = "How much is next-day delivery"
+    asked = grounding.Asked.of(question, embeddings.encode([question])[0])
+    found = grounding.evidence([intro, returns, table], asked, best_only=2)
+    assert "Mainland: service Express (next working day), price £6.79." in found.sentences
+    assert not any("returns" in s for s in found.sentences)
+    far = Hit(table.entry, intro.score - grounding.PART_MARGIN - 0.01, 0.5)
+    alone = grounding.evidence([intro, far], asked, best_only=2)
+    assert not any("£6.79" in s for s in alone.sentences) and alone.hit == intro
