@@ -310,6 +310,25 @@ def _part(index, text: str, query: str, vector: np.ndarray, match: intents.Match
     return Part(text, match, hits, asked, relevance, evidence, offered)
 
 
+def _leaning(index, parts: list[Part]) -> list[Part]:
+    """A short part that matches no intent and that nothing answers alone asks about the part
+    before it ("What's your e-mail address, and how fast do you answer?"): it is read with it,
+    as a short follow-up turn is read with the turn before it. A part naming an offer ("and do you
+    have a student discount?") matches an intent and keeps its own reading."""
+    out = list(parts)
+    for i, part in enumerate(out[1:], start=1):
+        if part.answerable or part.match.intent is not None:
+            continue
+        if len(re.findall(r"\w+", part.text)) > SHORT_FOLLOW_UP_WORDS:
+            continue
+        joined = f"{out[i - 1].text} {part.text}"
+        vector = embeddings.encode([joined])[0]
+        leaning = _part(index, part.text, joined, vector, _classified(vector, joined))
+        if leaning.answerable:
+            out[i] = leaning
+    return out
+
+
 def plan(conversation: Conversation, pending: list[Message]) -> Plan:
     """Classify, retrieve and apply the policy to `pending` (the shopper's unanswered messages)."""
     index = retrieval.store_index(conversation.store_id)
@@ -344,9 +363,10 @@ def plan(conversation: Conversation, pending: list[Message]) -> Plan:
     split = questions.split(text)
     if len(split) > 1:
         vectors = embeddings.encode(split)
-        parts = [
-            _part(index, q, q, v, _classified(v, q)) for q, v in zip(split, vectors, strict=True)
-        ]
+        parts = _leaning(
+            index,
+            [_part(index, q, q, v, _classified(v, q)) for q, v in zip(split, vectors, strict=True)],
+        )
     refusals = ReplyTrace.objects.filter(
         message__conversation=conversation, route=Route.REFUSAL, reason="abuse"
     ).count()

@@ -7,7 +7,7 @@ import zoneinfo
 import pytest
 from assistant_chat import shopper_says
 
-from chatbot.assistant import phrases, pipeline, policy
+from chatbot.assistant import grounding, phrases, pipeline, policy
 from chatbot.assistant.models import ReplyTrace
 from chatbot.conversations.models import Message
 from chatbot.knowledge.models import Article
@@ -290,3 +290,19 @@ def test_product_care_an_article_covers_in_its_own_words_is_answered(chat):
     planned = pipeline.plan(chat, [shopper_says(chat, "How should I clean my copper pan?")])
     assert planned.decision.route == "answer"
     assert planned.hits[0].entry.article_title == "Care"
+
+
+def test_a_short_part_that_names_no_topic_is_read_with_the_part_before_it(chat):
+    Article.objects.create(
+        store=chat.store, title="Contact", body="## E-mail\nWrite to help@copperpot.example. "
+        "We reply within 6 business hours.\n\n## Phone\nCall 01 555 0100 on weekdays.",
+    )  # fmt: skip
+    text = "What's your e-mail address for customer support, and how fast do you answer?"
+    planned = pipeline.plan(chat, [shopper_says(chat, text)])
+    assert [p.answerable for p in planned.parts] == [True, True]
+    found = grounding.evidence(planned.parts[1].hits, planned.parts[1].asked, 2)
+    assert any("6 business hours" in s for s in found.sentences)
+    offer = pipeline.plan(
+        chat, [shopper_says(chat, "How much is delivery, and do you sell gift cards?")]
+    )
+    assert [p.answerable for p in offer.parts] == [True, False]
