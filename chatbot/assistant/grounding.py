@@ -192,9 +192,13 @@ class Asked:
         asks = ((ASKS_PRICE, PRICE), (ASKS_TIME, TIME))
         return cls(vector, tuple(kind for ask, kind in asks if ask.search(text)))
 
-    def score(self, unit: list[str], similarity: float) -> float:
+    def holds(self, unit: list[str]) -> bool:
+        """Whether `unit` holds a figure of a kind asked for."""
         text = " ".join(unit)
-        return similarity + FIGURE_WEIGHT * any(kind.search(text) for kind in self.figures)
+        return any(kind.search(text) for kind in self.figures)
+
+    def score(self, unit: list[str], similarity: float) -> float:
+        return similarity + FIGURE_WEIGHT * self.holds(unit)
 
 
 def ranked_for(hits: list[Hit], asked: Asked) -> list[Hit]:
@@ -223,7 +227,19 @@ def _best(units: list[list[str]], asked: Asked, keep: int, first=None) -> list[i
     chosen = order[:keep]
     if first is not None and not any(first(s) for i in chosen for s in units[i]):
         chosen += [i for i in order[keep:] if any(first(s) for s in units[i])][:1]
-    return sorted(chosen)
+    return _with_next(units, chosen, asked)
+
+
+def _with_next(units: list[list[str]], chosen: list[int], asked: Asked) -> list[int]:
+    """`chosen`, in reading order, with the unit after each one that holds the kind of figure asked
+    for when that one holds it too: figures given in sequence answer together ("We check your
+    return within 2 working days. The money reaches your account within 8 working days after
+    that." for "how long until I get my refund?")."""
+    out = set(chosen)
+    for i in chosen:
+        if i + 1 < len(units) and asked.holds(units[i]) and asked.holds(units[i + 1]):
+            out.add(i + 1)
+    return sorted(out)
 
 
 def evidence(hits: list[Hit], asked: Asked, best_only: int = 0, first=None) -> Evidence:
@@ -249,9 +265,12 @@ def evidence(hits: list[Hit], asked: Asked, best_only: int = 0, first=None) -> E
         units = [units[i] for i in _best(units, asked, QUOTE_SENTENCES, first)]
     chosen, texts = [s for unit in units for s in unit], [best.entry.text]
     for hit in [h for h in related if h.score >= best.score - RELATED_MARGIN][:RELATED_SENTENCES]:
-        candidates = [u for u in _units(hit.entry.text) if not set(u) & set(chosen)]
+        own = _units(hit.entry.text)
+        candidates = [i for i, u in enumerate(own) if not set(u) & set(chosen)]
         if candidates:
-            chosen.extend(candidates[_ranked(candidates, asked)[0]])
+            top = candidates[_ranked([own[i] for i in candidates], asked)[0]]
+            for i in _with_next(own, [top], asked):
+                chosen.extend(s for s in own[i] if s not in chosen)
             texts.append(hit.entry.text)
     return Evidence(best, chosen, texts)
 

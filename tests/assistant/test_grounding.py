@@ -192,3 +192,23 @@ def test_one_part_of_a_message_is_answered_from_its_section_and_the_sections_tha
     far = Hit(table.entry, intro.score - grounding.PART_MARGIN - 0.01, 0.5)
     alone = grounding.evidence([intro, far], asked, best_only=2)
     assert not any("£6.79" in s for s in alone.sentences) and alone.hit == intro
+
+
+def test_figures_given_in_sequence_are_quoted_together():
+    from chatbot.knowledge import embeddings
+
+    refunds = Hit(
+        Entry(11, 3, "Returns", "Refunds", "Returns are checked by our team in Leeds. We refund "
+              "your return within 2 working days of receiving it. The money reaches your account "
+              "within 8 working days after that. Gift cards are refunded as a new gift card."),
+        0.6, 0.6,
+    )  # fmt: skip
+    question = "how long until I get my refund?"
+    asked = grounding.Asked.of(question, embeddings.encode([question])[0])
+    found = grounding.evidence([refunds], asked, best_only=1)
+    assert found.sentences == [
+        "We refund your return within 2 working days of receiving it.",
+        "The money reaches your account within 8 working days after that.",
+    ]
+    plain = grounding.Asked.of("do you refund returns?", asked.vector)
+    assert len(grounding.evidence([refunds], plain, best_only=1).sentences) == 1
