@@ -247,6 +247,7 @@ INTENTS = (
         "how do I subscribe to your newsletter",
         "stop sending me promotional emails",
         "join the mailing list",
+        "cancel my newsletter subscription",
     )),
     Intent("place_order", ANSWER, "How do I place an order?", (
         "how do I place an order",
@@ -296,6 +297,16 @@ INTENTS = (
         "how do I redeem my reward points",
         "loyalty card",
     ), names=("loyalty", "reward", "points")),
+    Intent("subscription", ANSWER, "How do I set up, change, pause, skip or cancel a repeat delivery subscription?", (
+        "can I pause my subscription while I'm away",
+        "skip my next repeat delivery",
+        "change how often my regular order arrives",
+        "put my recurring delivery on hold",
+        "how do I set up a subscribe and save order",
+        "cancel my repeat delivery plan",
+    ), names=("subscription", "subscribe & save", "subscribe and save", "repeat delivery",
+              "repeat deliveries", "repeat order", "recurring", "autoship", "auto-ship",
+              "auto-replenish")),
     Intent("special_discounts", ANSWER, "Do you give discounts to students, key workers or the military?", (
         "do you have a student discount",
         "is there a discount for NHS staff",

@@ -71,6 +71,8 @@ def test_complaints_and_claims():
         ("could I part exchange my old coffee machine", "trade_in"),
         ("is there a discount for NHS staff or Blue Light card holders?", "special_discounts"),
         ("Is there a discount if I sign up for your newsletter?", "newsletter_subscription"),
+        ("can I put my monthly delivery on hold while we're away?", "subscription"),
+        ("please cancel my newsletter subscription", "newsletter_subscription"),
         ("I want to open an account for my wife", "create_account"),
         ("when will my order 5512 get here", "track_order"),
     ],

@@ -250,7 +250,11 @@ We accept Visa, Mastercard and PayPal. Payment is taken when the order ships.
 
 @pytest.mark.parametrize(
     "text",
-    ["Can I buy a gift voucher for my sister?", "can I spread the cost over monthly payments?"],
+    [
+        "Can I buy a gift voucher for my sister?",
+        "can I spread the cost over monthly payments?",
+        "can I pause my repeat deliveries while I'm away?",
+    ],
 )
 def test_an_offer_no_article_names_is_not_answered_from_the_nearest_one(chat, text):
     """A payments article is the nearest to gift vouchers and instalments, and says nothing of
