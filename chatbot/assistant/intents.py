@@ -153,14 +153,19 @@ INTENTS = (
         "get me a human please",
         "I'd rather talk to a person than a bot",
     )),
-    Intent("contact_customer_service", ANSWER, "How can I contact customer support, and when is it open?", (
+    Intent("contact_customer_service", ANSWER, "How can I contact customer support: phone, e-mail or chat?", (
         "what is your customer service phone number",
         "how can I contact customer support",
-        "what are your customer service hours",
         "what's the email address for support",
-        "when is customer service open",
         "how do I get in touch with your support team",
         "is there a phone number I can call",
+        "how quickly do you answer emails",
+    )),
+    Intent("support_hours", ANSWER, "When is customer support open?", (
+        "what are your customer service hours",
+        "when is customer service open",
+        "what time does your support team close",
+        "can I call you on a Sunday",
     )),
     Intent("create_account", ANSWER, "How do I create an account?", (
         "how do I create an account",

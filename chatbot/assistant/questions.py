@@ -20,6 +20,11 @@ BOUNDARY = re.compile(
 )
 
 LEAD = re.compile(r"^(?:and|also|plus),?\s+", re.IGNORECASE)
+# A greeting before the first question ("hiya, what's your e-mail ...") asks nothing.
+GREETING = re.compile(
+    r"^(?:hi+|hiya|hey+|hello|howdy|good (?:morning|afternoon|evening))(?: there)?\b[\s,!.]*",
+    re.IGNORECASE,
+)
 # A piece that asks or requests something of its own; anything else ("I live in Cork", "its not for
 # me") is context for the question beside it, never a question the articles fail to cover.
 ASKS = re.compile(
@@ -48,7 +53,7 @@ def split(text: str) -> list[str]:
     groups: list[list[int]] = []  # [start, end] of each question, in the text
     pending: int | None = None  # where statements before the next question begin
     for a, b in spans:
-        piece = LEAD.sub("", text[a:b].strip(" ,;"))
+        piece = LEAD.sub("", GREETING.sub("", text[a:b].strip(" ,;")))
         words = len(re.findall(r"\w+", piece))
         if not ASKS.search(piece):
             if groups:
@@ -69,5 +74,5 @@ def split(text: str) -> list[str]:
         groups = groups[1:]
     if len(groups) > MAX_PARTS:
         groups = [*groups[: MAX_PARTS - 1], [groups[MAX_PARTS - 1][0], groups[-1][1]]]
-    parts = [LEAD.sub("", text[a:b].strip(" ,;")) for a, b in groups]
+    parts = [LEAD.sub("", GREETING.sub("", text[a:b].strip(" ,;"))) for a, b in groups]
     return parts if len(parts) > 1 else [text]

@@ -31,7 +31,8 @@ SHORTHAND = {
     "shud": "should", "dunno": "don't know", "idk": "I don't know", "rn": "right now",
     "asap": "as soon as possible", "addy": "address", "acct": "account", "pwd": "password",
     "qty": "quantity", "ppl": "people", "wk": "week", "wks": "weeks", "hrs": "hours",
-    "mins": "minutes", "yr": "year", "yrs": "years",
+    "mins": "minutes", "yr": "year", "yrs": "years", "whats": "what is", "hows": "how is",
+    "wheres": "where is", "whens": "when is",
 }  # fmt: skip
 # A shorthand word on its own, not part of an e-mail address, link or code ("u.s.", "pwd-2").
 SHORT_WORD = re.compile(rf"(?<![\w@./-])(?:{'|'.join(SHORTHAND)})(?![\w@./'-])", re.IGNORECASE)

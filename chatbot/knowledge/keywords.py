@@ -32,8 +32,14 @@ def stem(word: str) -> str:
     return word
 
 
+# Spellings of one word that WORD would cut differently ("E-mail" is "email").
+VARIANTS = re.compile(r"\be-mail")
+
+
 def terms(text: str) -> list[str]:
-    return [stem(w) for w in WORD.findall(text.lower()) if w not in STOPWORDS]
+    return [
+        stem(w) for w in WORD.findall(VARIANTS.sub("email", text.lower())) if w not in STOPWORDS
+    ]
 
 
 class BM25:

@@ -73,6 +73,8 @@ def test_complaints_and_claims():
         ("Is there a discount if I sign up for your newsletter?", "newsletter_subscription"),
         ("can I put my monthly delivery on hold while we're away?", "subscription"),
         ("please cancel my newsletter subscription", "newsletter_subscription"),
+        ("what's the email address for your support team?", "contact_customer_service"),
+        ("is your customer service open on saturdays?", "support_hours"),
         ("I want to open an account for my wife", "create_account"),
         ("when will my order 5512 get here", "track_order"),
     ],

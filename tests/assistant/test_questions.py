@@ -16,6 +16,11 @@ from chatbot.assistant import questions
             "How long do I have to return something? And how do I reset my password?",
             ["How long do I have to return something?", "how do I reset my password?"],
         ),
+        # A greeting asks nothing: the question after it is the first of the message.
+        (
+            "hiya, what is your email for help and how fast do you reply??",
+            ["what is your email for help", "how fast do you reply??"],
+        ),
         (
             "Can I pay with PayPal? Also, is there a cancellation fee?",
             ["Can I pay with PayPal?", "is there a cancellation fee?"],

@@ -19,6 +19,7 @@ STORE = frozenset({"shipping", "profile", "warranty", "return", "jacket"}) | int
         ),
         ("do you shpi to Philadelphia?", "do you ship to Philadelphia?"),
         ("how lnog is the warrenty", "how long is the warranty"),
+        ("hiya, whats ur email", "hiya, what is your email"),
         # Not shorthand: part of an address, a link, a code or a longer word.
         ("mail info@u.com or see u.s.a/ur-page", "mail info@u.com or see u.s.a/ur-page"),
         (

@@ -37,6 +37,12 @@ def test_keywords_lift_the_passage_that_names_the_exact_term():
     assert index.search("klarna", k=1)[0].entry.heading == "Wallets"
 
 
+def test_e_mail_and_email_are_one_keyword():
+    from chatbot.knowledge.keywords import terms
+
+    assert terms("E-mail us at hello@shop.example") == terms("email us at hello@shop.example")
+
+
 def test_vectors_survive_the_database_round_trip():
     vectors = embeddings.encode(["one", "two"])
     again = embeddings.from_bytes([embeddings.to_bytes(v) for v in vectors])
