@@ -428,6 +428,7 @@ def _parts_answer(parts: list[Part], reply: Reply) -> str:
     """Each question of the message answered from its own passage, with its source, or named as
     one the articles do not cover: sentences copied verbatim, so no model is needed."""
     blocks, uncovered, said = [], False, set()
+    last: grounding.Evidence | None = None
     for part in parts:
         if part.answerable:
             found = grounding.evidence(part.hits, part.asked, PART_SENTENCES, _naming(part.match))
@@ -436,9 +437,16 @@ def _parts_answer(parts: list[Part], reply: Reply) -> str:
                 continue
             said.update(found.sentences)
             reply.found = reply.found or found
+            if last is not None and last.label == found.label:
+                # Two questions answered from one section: one answer, cited once.
+                last.sentences += found.sentences
+                last.texts += [t for t in found.texts if t not in last.texts]
+                blocks[-1] = grounding.cited(last)
+                continue
+            last = found
             blocks.append(grounding.cited(found))
         else:
-            uncovered = True
+            uncovered, last = True, None
             blocks.append(phrases.part_not_covered(part.text))
     if uncovered:
         blocks.append(phrases.OFFER_PERSON)

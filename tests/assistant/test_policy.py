@@ -302,10 +302,15 @@ def test_a_short_part_that_names_no_topic_is_read_with_the_part_before_it(chat):
         "We reply within 6 business hours.\n\n## Phone\nCall 01 555 0100 on weekdays.",
     )  # fmt: skip
     text = "What's your e-mail address for customer support, and how fast do you answer?"
-    planned = pipeline.plan(chat, [shopper_says(chat, text)])
+    asked = shopper_says(chat, text)
+    planned = pipeline.plan(chat, [asked])
     assert [p.answerable for p in planned.parts] == [True, True]
     found = grounding.evidence(planned.parts[1].hits, planned.parts[1].asked, 2)
     assert any("6 business hours" in s for s in found.sentences)
+    # Both answered from one section: one answer, its source cited once.
+    reply = pipeline.start(chat, [asked], "request-1", engine=None).fixed_text
+    assert "help@copperpot.example" in reply and "6 business hours" in reply
+    assert reply.count(phrases.source("Contact › E-mail")) == 1, reply
     offer = pipeline.plan(
         chat, [shopper_says(chat, "How much is delivery, and do you sell gift cards?")]
     )
