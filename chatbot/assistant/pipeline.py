@@ -289,6 +289,25 @@ def _classified(vector: np.ndarray, text: str) -> intents.Match:
     return match
 
 
+def _order_status_sentence(text: str, match: intents.Match) -> intents.Match:
+    """`match`, or an order look-up when one sentence of a message that names an order number
+    reads as one more closely than the whole message reads as anything ("I ordered over the phone
+    last week, order number 305117642. Has it gone out yet?" read as a cancellation whole)."""
+    said = [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s.strip()]
+    if len(said) < 2:
+        return match
+    for sentence, vector in zip(said, embeddings.encode(said), strict=True):
+        own = intents.classify(vector)
+        if (
+            own.intent is not None
+            and own.intent.action == intents.ORDER_STATUS
+            and own.similarity > match.similarity
+            and (intents.order_numbers(sentence) or intents.mentions_order(sentence))
+        ):
+            return own
+    return match
+
+
 def _part(index, text: str, query: str, vector: np.ndarray, match: intents.Match) -> Part:
     expansion = None
     evidence_vector = vector
@@ -357,6 +376,8 @@ def plan(conversation: Conversation, pending: list[Message]) -> Plan:
             match = intents.Match(intents.BY_NAME["track_order"], 1.0)
     elif numbers and match.intent is None and intents.mentions_order(text):
         match = intents.Match(intents.BY_NAME["track_order"], match.similarity)
+    elif numbers and match.intent is not None and match.intent.action != intents.ORDER_STATUS:
+        match = _order_status_sentence(text, match)
 
     whole = _part(index, text, query, vector, match)
     parts = []

@@ -20,6 +20,8 @@ BOUNDARY = re.compile(
 )
 
 LEAD = re.compile(r"^(?:and|also|plus),?\s+", re.IGNORECASE)
+# A label before the first question ("Two things: how much is ...", "Quick question: ...").
+LABEL = re.compile(r"^(?:[\w']+ ){0,2}[\w']+:\s+")
 # A greeting before the first question ("hiya, what's your e-mail ...") asks nothing.
 GREETING = re.compile(
     r"^(?:hi+|hiya|hey+|hello|howdy|good (?:morning|afternoon|evening))(?: there)?\b[\s,!.]*",
@@ -45,6 +47,22 @@ def _names_no_topic(piece: str) -> bool:
     return content <= NO_TOPIC
 
 
+WISH = re.compile(r"(?:i (?:want|need|would like|'d like)|please|help)\b", re.IGNORECASE)
+# A question that points back at what was said before it ("... Can I use Afterpay for that?").
+POINTS_BACK = re.compile(r"\b(?:that|this|it|them|those|these|one)\b[^.!?]*\?\s*$", re.IGNORECASE)
+
+
+def _sets_up(piece: str, following: str) -> bool:
+    """Whether `piece`, a wish said without a question mark ("I want the A$2,400 table but would
+    rather pay it off in bits."), is the setting of the question after it, which points back at
+    it ("Can I use Afterpay for that?"), rather than a request of its own."""
+    return (
+        bool(WISH.match(piece))
+        and not piece.rstrip().endswith("?")
+        and bool(POINTS_BACK.search(following))
+    )
+
+
 def split(text: str) -> list[str]:
     """The questions of `text`, in order (the whole text when it asks one thing)."""
     text = text.strip()
@@ -52,10 +70,14 @@ def split(text: str) -> list[str]:
     spans = [(a, b) for a, b in zip(cuts[::2], cuts[1::2], strict=True) if text[a:b].strip(" ,;")]
     groups: list[list[int]] = []  # [start, end] of each question, in the text
     pending: int | None = None  # where statements before the next question begin
-    for a, b in spans:
-        piece = LEAD.sub("", GREETING.sub("", text[a:b].strip(" ,;")))
+    pieces = [
+        LEAD.sub("", LABEL.sub("", GREETING.sub("", text[a:b].strip(" ,;")))) for a, b in spans
+    ]
+    for n, (a, b) in enumerate(spans):
+        piece = pieces[n]
         words = len(re.findall(r"\w+", piece))
-        if not ASKS.search(piece):
+        following = pieces[n + 1] if n + 1 < len(pieces) else ""
+        if not ASKS.search(piece) or _sets_up(piece, following):
             if groups:
                 groups[-1][1] = b
             elif pending is None:
@@ -74,5 +96,7 @@ def split(text: str) -> list[str]:
         groups = groups[1:]
     if len(groups) > MAX_PARTS:
         groups = [*groups[: MAX_PARTS - 1], [groups[MAX_PARTS - 1][0], groups[-1][1]]]
-    parts = [LEAD.sub("", GREETING.sub("", text[a:b].strip(" ,;"))) for a, b in groups]
+    parts = [
+        LEAD.sub("", LABEL.sub("", GREETING.sub("", text[a:b].strip(" ,;")))) for a, b in groups
+    ]
     return parts if len(parts) > 1 else [text]

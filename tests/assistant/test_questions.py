@@ -16,6 +16,11 @@ from chatbot.assistant import questions
             "How long do I have to return something? And how do I reset my password?",
             ["How long do I have to return something?", "how do I reset my password?"],
         ),
+        # A label asks nothing either.
+        (
+            "Quick question: do you ship to Norway, and can I pay with PayPal?",
+            ["do you ship to Norway", "can I pay with PayPal?"],
+        ),
         # A greeting asks nothing: the question after it is the first of the message.
         (
             "hiya, what is your email for help and how fast do you reply??",
@@ -61,6 +66,8 @@ def test_several_questions_are_split(text, parts):
         "do u do free shiping? how much do i need to spend",
         "Do you repair grinders? how much does it cost and how long does it take",
         "forgot my password and the reset link has expired?? how long does it last",
+        # A wish said before a question that points back at it is that question's setting.
+        "I need a new sofa but would rather spread the cost. Can I pay for it in instalments?",
     ],
 )
 def test_one_question_stays_whole(text):

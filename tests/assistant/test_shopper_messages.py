@@ -129,6 +129,15 @@ def test_an_order_number_with_a_letter_prefix_is_looked_up(demo_shop, known_as):
     assert_nothing_unsupported(bot.text, [])
 
 
+def test_an_order_number_told_before_the_question_is_looked_up(demo_shop):
+    # Read whole, the message is nearer cancelling an order; its first sentence reads as a look-up.
+    demo_shop.orders.serve("customer-8", {"305117642": ORDER["10452"]})
+    text = "I ordered over the phone last week, order number 305117642. Has it gone out yet?"
+    bot, trace = reply_to(demo_shop, text, verified="customer-8")
+    assert (trace.route, trace.reason) == ("order", "looked_up")
+    assert "Shipped" in bot.text and "1Z999AA10123456784" in bot.text
+
+
 def test_an_order_question_without_sign_in_asks_to_sign_in(demo_shop):
     bot, trace = reply_to(demo_shop, "wher is my ordr #10452", verified="")
     assert (trace.route, trace.reason) == ("order", "unverified")
