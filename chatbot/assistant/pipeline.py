@@ -456,6 +456,11 @@ def _parts_answer(parts: list[Part], reply: Reply) -> str:
             found.sentences = [s for s in found.sentences if s not in said]
             if not found.sentences:  # an earlier part's answer already says it
                 continue
+            if found.sentences[0] not in found.hit.entry.text:
+                # What is left comes from another section: cite that one.
+                found.hit = next(
+                    (h for h in part.hits if found.sentences[0] in h.entry.text), found.hit
+                )
             said.update(found.sentences)
             reply.found = reply.found or found
             if last is not None and last.label == found.label:

@@ -311,6 +311,9 @@ def test_a_short_part_that_names_no_topic_is_read_with_the_part_before_it(chat):
     reply = pipeline.start(chat, [asked], "request-1", engine=None).fixed_text
     assert "help@copperpot.example" in reply and "6 business hours" in reply
     assert reply.count(phrases.source("Contact › E-mail")) == 1, reply
+    # A sentence of another section is cited with that section.
+    for block in reply.split("\n\n"):
+        assert ("Call 01 555 0100" in block) == block.endswith(phrases.source("Contact › Phone"))
     offer = pipeline.plan(
         chat, [shopper_says(chat, "How much is delivery, and do you sell gift cards?")]
     )
