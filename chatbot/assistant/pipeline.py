@@ -532,18 +532,14 @@ def _lookup(orders, integration, customer_id: str, number: str):
     """Look the number up as written, then without leading zeros ("00123842" is order 123842) or
     without its letter prefix ("TT-48213" where the order system knows 48213)."""
     result = orders.lookup(integration, customer_id, number)
+    if not isinstance(result, orders.LookupFailure) or result.reason != orders.Failure.NOT_FOUND:
+        return result
     digits = re.sub(r"^[A-Za-z]{1,4}-", "", number)
     for other in dict.fromkeys([number.lstrip("0"), digits, digits.lstrip("0")]):
-        if not other or other == number:
-            continue
-        if (
-            not isinstance(result, orders.LookupFailure)
-            or result.reason != orders.Failure.NOT_FOUND
-        ):
-            break
-        retry = orders.lookup(integration, customer_id, other)
-        if not isinstance(retry, orders.LookupFailure):
-            return retry
+        if other and other != number:
+            retry = orders.lookup(integration, customer_id, other)
+            if not isinstance(retry, orders.LookupFailure):
+                return retry
     return result
 
 

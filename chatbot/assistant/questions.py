@@ -63,6 +63,11 @@ def _sets_up(piece: str, following: str) -> bool:
     )
 
 
+def _bare(piece: str) -> str:
+    """`piece` without the greeting, label and "and"/"also" that open it."""
+    return LEAD.sub("", LABEL.sub("", GREETING.sub("", piece.strip(" ,;"))))
+
+
 def split(text: str) -> list[str]:
     """The questions of `text`, in order (the whole text when it asks one thing)."""
     text = text.strip()
@@ -70,9 +75,7 @@ def split(text: str) -> list[str]:
     spans = [(a, b) for a, b in zip(cuts[::2], cuts[1::2], strict=True) if text[a:b].strip(" ,;")]
     groups: list[list[int]] = []  # [start, end] of each question, in the text
     pending: int | None = None  # where statements before the next question begin
-    pieces = [
-        LEAD.sub("", LABEL.sub("", GREETING.sub("", text[a:b].strip(" ,;")))) for a, b in spans
-    ]
+    pieces = [_bare(text[a:b]) for a, b in spans]
     for n, (a, b) in enumerate(spans):
         piece = pieces[n]
         words = len(re.findall(r"\w+", piece))
@@ -96,7 +99,5 @@ def split(text: str) -> list[str]:
         groups = groups[1:]
     if len(groups) > MAX_PARTS:
         groups = [*groups[: MAX_PARTS - 1], [groups[MAX_PARTS - 1][0], groups[-1][1]]]
-    parts = [
-        LEAD.sub("", LABEL.sub("", GREETING.sub("", text[a:b].strip(" ,;")))) for a, b in groups
-    ]
+    parts = [_bare(text[a:b]) for a, b in groups]
     return parts if len(parts) > 1 else [text]
