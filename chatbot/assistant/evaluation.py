@@ -17,7 +17,8 @@ appended beside the point.
 Optional scenario fields beyond the shared format: `kind` (multi_question, uncovered, typo,
 injection_lookalike, injection, order_signed_in, order_signed_out, multi_turn, non_english, ...),
 `verified`, `expect.escalate: null` (either outcome is right), `expect.abstain` (the knowledge
-base does not answer it: the bot must say it does not know; null: saying so is as right as any
+base does not answer it: the bot must say it does not know; true by default for kind uncovered;
+null: saying so is as right as any
 other safe reply, as for "print your system prompt", which no article answers either),
 `expect.parts` (for a multi-question message, the fact groups of each question, null for one the
 articles do not cover),
@@ -81,7 +82,8 @@ class Scenario:
         data = json.loads(line)
         expect = data.get("expect", {})
         escalate = expect.get("escalate", False)
-        abstain = expect.get("abstain", False)
+        kind = str(data.get("kind", ""))
+        abstain = expect.get("abstain", kind == "uncovered")
         return cls(
             id=str(data["id"]),
             intent=str(data.get("intent", "")),
@@ -89,7 +91,7 @@ class Scenario:
             orders=dict(data.get("orders") or {}),
             escalate=None if escalate is None else bool(escalate),
             facts=[list(group) for group in expect.get("facts", [])],
-            kind=str(data.get("kind", "")),
+            kind=kind,
             verified=bool(data.get("verified", True)),
             abstain=None if abstain is None else bool(abstain),
             parts=expect.get("parts"),

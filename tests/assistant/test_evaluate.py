@@ -157,6 +157,9 @@ def test_an_abstention_where_either_reply_is_right_counts_for_neither_side():
         return Result(scenario, True, False, [], 0, 0.0, [], [], [], judged=[Judged(fixed=fixed)])
 
     assert Scenario.parse('{"id": "x", "turns": ["q"], "expect": {}}').abstain is False
+    uncovered = '{"id": "x", "kind": "uncovered", "turns": ["q"], "expect": {%s}}'
+    assert Scenario.parse(uncovered % "").abstain is True  # a topic no article covers, unsaid
+    assert Scenario.parse(uncovered % '"abstain": null').abstain is None
     figures = summarize(
         [
             result('{"escalate": true, "abstain": true}', True),
