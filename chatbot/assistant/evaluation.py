@@ -42,7 +42,7 @@ from chatbot.conversations import services
 from chatbot.conversations.costs import percentile, reply_cost
 from chatbot.conversations.models import Conversation, Message
 from chatbot.conversations.tasks import generate_reply
-from chatbot.knowledge import embeddings
+from chatbot.knowledge import embeddings, passages
 from chatbot.knowledge.indexing import index_stale_articles
 from chatbot.knowledge.models import Article
 from chatbot.stores.models import Store
@@ -156,13 +156,22 @@ def judge(reply: str, question: str, sources: support.Sources, about: str = "") 
             answers.update(run)
     own = vectors[len(asked) : len(asked) + len(free)]
     for i, (sentence, vector) in enumerate(zip(free, own, strict=True)):
-        if not sources.check(sentence, vector).supported:
+        if not sources.check(sentence, vector).supported and not _led(free[:i], sentence, sources):
             judged.unsupported.append(sentence)
         elif i in answers:
             judged.answering.append(sentence)
         else:
             judged.other += 1
     return judged
+
+
+def _led(before: list[str], sentence: str, sources: support.Sources) -> bool:
+    """Whether `sentence` is a list item the sources support when read with the lead-in of a
+    sentence shown before it: items quoted together say their lead-in once ("If something's not
+    right, here's what to do: Plants damaged in transit — tell us within 48 hours. Pots damaged
+    in transit — tell us within 7 days.")."""
+    leads = {m.group(0) for s in before if (m := passages.LEAD_IN.match(s))}
+    return any(sources.supported(f"{lead}{sentence}") for lead in leads)
 
 
 def _quoted_groups(said: list[str], sources: support.Sources) -> list[list[int]]:

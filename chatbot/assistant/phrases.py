@@ -76,14 +76,22 @@ SOURCE_LINE = re.compile(r"^\(Source: .+\)$", re.MULTILINE)
 
 def sentences(text: str) -> list[str]:
     """The sentences of a reply as a shopper reads them (lines, then sentence ends; a reply's
-    sentence may also open with ¿ or ¡)."""
+    sentence may also open with ¿ or ¡). A quotation is part of the sentence that quotes it,
+    however many sentences it holds (“… after three years of use. Is that covered?”)."""
     out: list[str] = []
     start = 0
     for line in SOURCE_LINE.finditer(text):
         out.extend(passages.sentences(text[start : line.start()], SENTENCE_END))
         out.append(line.group(0))
         start = line.end()
-    return [*out, *passages.sentences(text[start:], SENTENCE_END)]
+    out.extend(passages.sentences(text[start:], SENTENCE_END))
+    joined: list[str] = []
+    for sentence in out:
+        if joined and joined[-1].count("“") > joined[-1].count("”"):
+            joined[-1] = f"{joined[-1]} {sentence}"
+        else:
+            joined.append(sentence)
+    return joined
 
 
 def _pattern(template: str) -> re.Pattern:

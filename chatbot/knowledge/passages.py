@@ -118,9 +118,18 @@ def _row_sentence(header: list[str], cells: list[str]) -> str:
         column = column[:1].lower() + column[1:] if column[1:2].islower() else column
         return f"{column}: {cell}" if len(column.split()) > 2 else f"{column} {cell}".strip()
 
+    cells = [_cell_clause(c) for c in cells]
     rest = [said(h, c) for h, c in zip(header[1:], cells[1:], strict=False) if c]
     sentence = f"{cells[0]}: {', '.join(rest)}" if rest else cells[0]
     return sentence if sentence[-1:] in ".!?" else f"{sentence}."
+
+
+def _cell_clause(cell: str) -> str:
+    """A cell as one clause of its row's sentence: its own sentences joined by semicolons, without
+    a closing full stop ("Use Edit order for the first 2 hours; After that, contact us"), so the
+    row stays one sentence and no sentence of it is read without the row it belongs to."""
+    said = [re.sub(r"(?<!\.\.)\.$", "", part.strip()) for part in SENTENCE_END.split(cell)]
+    return "; ".join(part for part in said if part)
 
 
 def sentences(text: str, end: re.Pattern = SENTENCE_END) -> list[str]:

@@ -173,6 +173,31 @@ def test_an_abstention_where_either_reply_is_right_counts_for_neither_side():
     assert figures["abstention_precision"] == 0.5 and figures["abstentions_either_way"] == 0
 
 
+def test_list_items_after_their_lead_in_and_a_quoted_question_are_judged_as_shown():
+    """Items of one list quoted together say their lead-in once; the second item is supported as
+    the list's item. A question quoted back in a fixed phrase is one sentence, however many it
+    holds."""
+    from chatbot.assistant import phrases
+    from chatbot.assistant.evaluation import judge
+    from chatbot.assistant.support import Sources
+
+    article = (
+        "If something's not right with your delivery, here's what to do:\n\n"
+        "- **Plants damaged in transit**: tell us within 48 hours of delivery. Take photos.\n"
+        "- **Pots damaged in transit**: tell us within 7 days of delivery.\n\n"
+        "Gift cards never expire."
+    )
+    sources = Sources([article])
+    reply = (
+        "If something's not right with your delivery, here's what to do: Plants damaged in "
+        "transit: tell us within 48 hours of delivery. Pots damaged in transit: tell us within 7 "
+        "days of delivery. "
+        + phrases.part_not_covered("My trowel snapped after three years. Is that covered?")
+    )
+    judged = judge(reply, "how long do I have to report a broken pot?", sources)
+    assert judged.unsupported == [] and judged.count == 3
+
+
 def test_a_list_quoted_whole_answers_as_a_whole():
     """Each row of a list with no lead-in says little alone ("PayPal."); quoted whole, as the
     assistant quotes such lists, the rows answer together, and only a question they answer."""

@@ -136,6 +136,20 @@ def test_a_markdown_table_reads_row_by_row_as_one_block_without_its_header_and_r
     assert not any("|" in s or "---" in s for s in sentences(text))
 
 
+def test_a_table_cell_of_several_sentences_stays_one_clause_of_its_row():
+    """Split into sentences, "After that, contact us." would be quoted without the row it
+    belongs to; and a cell's full stop before the next column read "payment., changing"."""
+    text = (
+        "| Status | What it means | Changing or cancelling |\n"
+        "|---|---|---|\n"
+        "| Received | We've got your payment. | Use **Edit order** for 2 hours. After that, call us. |\n"
+    )
+    assert sentences(text) == [
+        "Received: what it means: We've got your payment, changing or cancelling: "
+        "Use Edit order for 2 hours; After that, call us."
+    ]
+
+
 def test_a_sentence_may_open_with_a_price_and_a_bare_yes_stays_with_its_sentence():
     text = "Plans depend on the price. $150 to $499: $54.99. Yes. We cover drops. No! Never."
     assert sentences(text) == [
