@@ -533,7 +533,9 @@ CONTACT_WORDS = (
 NOT_CUES = frozenset({"assistance", "assist", "assisted", "personal", "personally", "agency"})
 COMPLAINT_WORDS = ("complaint", "complain", "complaints", "complaining", "reclamation", "grievance")
 CLAIM = re.compile(r"\bclaims?\b", re.IGNORECASE)
-NOT_A_COMPLAINT_CLAIM = re.compile(r"\b(warranty|guarantee|insurance|gift|refund|return)\b", re.I)
+NOT_A_COMPLAINT_CLAIM = re.compile(
+    r"\b(warrant(y|ies|ied)|guarantee[ds]?|insur(ance|ed)|gift|refunds?|returns?)\b", re.I
+)
 # A shopper who says how unhappy they are wants a person, whatever the question ("absolutely fed up",
 # "this is unacceptable", "nobody answers my e-mails, this is a joke"). None of these occurs in the
 # 5,182 bitext-dev requests, whose hand-over labels they would otherwise blur.
@@ -542,7 +544,12 @@ FRUSTRATION = re.compile(
     r"|angry|ridiculous|outrage(d|ous)?|disgust(ed|ing)|disgrace(ful)?|appall(ed|ing)"
     r"|disappoint(ed|ing)|frustrat(ed|ing)|pathetic|(this is|what) a joke|beyond a joke|useless"
     r"|terrible|awful|horrible|worst|scam|rip-?off|shameful|waste of (my )?(time|money)"
-    r"|(nobody|no one|no-one) (ever )?(answers|replies|responds|gets back|helps|calls))\b",
+    r"|(nobody|no one|no-one) (ever )?(answers|replies|responds|gets back|helps|calls)"
+    # a message to the store that went unanswered ("I emailed three weeks ago and haven't had a
+    # reply"), however politely said
+    r"|(haven'?t|have not|hasn'?t|has not|never|didn'?t|did not)( yet)? (had|get|got|gotten"
+    r"|received|heard)( back)?( a| any)? (reply|replies|response|answer|word back)"
+    r"|(haven'?t|have not|never|didn'?t|did not) heard back|still no (reply|response|answer))\b",
     re.IGNORECASE,
 )
 FEEDBACK_WORDS = ("review", "feedback", "comment", "opinion", "rating", "rate", "testimonial")

@@ -124,6 +124,10 @@ def test_an_order_is_recognised_with_one_typo_in_its_word(text, mentions):
         ("is there a joke gift section?", False),
         ("How do I return a kettle I don't need?", False),
         ("what happens if my card is declined?", False),
+        ("I emailed three weeks ago and haven't had a reply. Could someone look at it?", True),
+        ("I wrote to you about the cracked pot and never heard back", True),
+        ("I haven't received my order yet, where is it?", False),
+        ("How long is a fig tree guaranteed for, and where do I send a claim?", False),
     ],
 )
 def test_a_shopper_who_says_how_unhappy_they_are_is_complaining(text, complaint):
