@@ -11,7 +11,7 @@ each as soon as it is complete.
 import logging
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from django.conf import settings
@@ -254,6 +254,7 @@ class Part:
     relevance: float
     evidence: float  # closest retrieved sentence to `asked.vector`
     offered: bool = True  # a passage names the offer asked about (first in `hits`)
+    said: str = ""  # the shopper's own words for it, before spelling correction
 
     @property
     def answerable(self) -> bool:
@@ -388,6 +389,9 @@ def plan(conversation: Conversation, pending: list[Message]) -> Plan:
             index,
             [_part(index, q, q, v, _classified(v, q)) for q, v in zip(split, vectors, strict=True)],
         )
+        own = questions.split(written)
+        if len(own) == len(parts):  # a part named as not covered is quoted as the shopper wrote it
+            parts = [replace(p, said=w) for p, w in zip(parts, own, strict=True)]
     refusals = ReplyTrace.objects.filter(
         message__conversation=conversation, route=Route.REFUSAL, reason="abuse"
     ).count()
@@ -473,7 +477,7 @@ def _parts_answer(parts: list[Part], reply: Reply) -> str:
             blocks.append(grounding.cited(found))
         else:
             uncovered, last = True, None
-            blocks.append(phrases.part_not_covered(part.text))
+            blocks.append(phrases.part_not_covered(part.said or part.text))
     if uncovered:
         blocks.append(phrases.OFFER_PERSON)
     return "\n\n".join(blocks)

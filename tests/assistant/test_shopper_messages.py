@@ -103,6 +103,15 @@ def test_two_questions_get_each_its_own_answer_or_are_named_as_not_covered(demo_
     assert_nothing_unsupported(bot.text, articles())
 
 
+def test_a_part_not_covered_is_quoted_in_the_shoppers_own_words(demo_shop):
+    """Spelling is corrected to read a message, not to rewrite what the shopper is shown."""
+    bot, trace = reply_to(
+        demo_shop, "How much does express shipping cost, and do you sell gift crads?"
+    )
+    assert trace.route == "answer"
+    assert phrases.part_not_covered("do you sell gift crads") in bot.text, bot.text
+
+
 def test_a_topic_the_shop_does_not_cover_gets_an_honest_i_dont_know(demo_shop):
     bot, trace = reply_to(demo_shop, "Do you sell gift cards?")
     assert (trace.route, trace.reason) == ("handoff", "nothing_relevant")
