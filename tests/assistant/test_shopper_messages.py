@@ -112,6 +112,28 @@ def test_a_part_not_covered_is_quoted_in_the_shoppers_own_words(demo_shop):
     assert phrases.part_not_covered("do you sell gift crads") in bot.text, bot.text
 
 
+def test_a_message_barely_read_as_an_intent_is_answered_from_what_it_names(transactional_db):
+    """Read as a delivery-time question at 0.48, the message names made-to-order furniture: the
+    delivery article's cut-off times do not answer it."""
+    store = Store.objects.create(name="Tallow Loft", slug="tallow-loft")
+    Article.objects.create(
+        store=store,
+        title="Shipping and delivery",
+        body="## Cut-off times\nOrders placed before 11:30 am leave our warehouse the same "
+        "business day. Orders placed later are sent the next business day.\n\n## Delivery "
+        "times\nStandard delivery takes 2-4 business days; express takes 1-2.",
+    )
+    Article.objects.create(
+        store=store,
+        title="Made-to-order and custom sizes",
+        body="Made-to-order furniture is built for you by our workshop and takes 8-10 weeks "
+        "before it leaves us. Custom-size linen takes 3 weeks.",
+    )
+    bot, trace = reply_to(store, "how long is the wait on a made-to-order dining table?")
+    assert trace.route == "answer"
+    assert "8-10 weeks" in bot.text and "11:30" not in bot.text, bot.text
+
+
 def test_a_topic_the_shop_does_not_cover_gets_an_honest_i_dont_know(demo_shop):
     bot, trace = reply_to(demo_shop, "Do you sell gift cards?")
     assert (trace.route, trace.reason) == ("handoff", "nothing_relevant")
