@@ -528,6 +528,8 @@ PERSON_WORDS = (
 CONTACT_WORDS = (
     "talk", "speak", "chat", "contact", "connect", "transfer", "reach", "direct", "call",
     "put", "get", "message", "phone", "escalate",
+    # a person asked to take something on ("would a member of staff be able to pick this up?")
+    "pick", "look", "handle", "sort", "deal",
 )  # fmt: skip
 # Real words one or two letters away from a cue word that must not count as it.
 NOT_CUES = frozenset({"assistance", "assist", "assisted", "personal", "personally", "agency"})

@@ -31,6 +31,8 @@ def test_order_numbers(text, numbers):
         "can I chat with an agent please",
         "I need to speak wiht somebody",  # misspelt
         "transfer me to a representative",
+        "Would a member of staff be able to pick this up with me, please?",
+        "could somebody sort this out for me",
     ],
 )
 def test_requests_for_a_person(text):
@@ -43,6 +45,7 @@ def test_requests_for_a_person(text):
         "what is the customer service phone number?",
         "I need assistance with my invoice",  # "assistance" is not an assistant
         "how do I change my password",
+        "where can I look up my order status?",
     ],
 )
 def test_not_requests_for_a_person(text):
