@@ -13,7 +13,9 @@ from chatbot.integrations import order_replies, orders
 STORES = Path(__file__).resolve().parents[2] / "chatbot/assistant/eval_scenarios"
 
 
-@pytest.mark.parametrize("store", sorted(p.name for p in STORES.iterdir() if (p / "kb").is_dir()))
+@pytest.mark.parametrize(
+    "store", sorted(str(p.parent.relative_to(STORES)) for p in STORES.glob("**/kb") if p.is_dir())
+)
 def test_every_expected_fact_is_in_the_stores_articles_or_orders(store):
     kb = "\n".join(body for _, body in load_articles(STORES / store / "kb"))
     scenarios = load_scenarios(STORES / store / "scenarios.jsonl")
