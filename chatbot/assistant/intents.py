@@ -531,6 +531,9 @@ CONTACT_WORDS = (
     # a person asked to take something on ("would a member of staff be able to pick this up?")
     "pick", "look", "handle", "sort", "deal",
 )  # fmt: skip
+# How many words apart the two cues of a request for a person may be: all 191 bitext requests
+# for a person that the cues match have them within 6 ("put me through to a real person").
+PERSON_SPAN = 6
 # Real words one or two letters away from a cue word that must not count as it.
 NOT_CUES = frozenset({"assistance", "assist", "assisted", "personal", "personally", "agency"})
 COMPLAINT_WORDS = ("complaint", "complain", "complaints", "complaining", "reclamation", "grievance")
@@ -587,10 +590,22 @@ def _has(words: list[str], lexicon: tuple[str, ...]) -> bool:
     return any(_close(w, stem(t)) for w in stems for t in lexicon)
 
 
+def _at(words: list[str], lexicon: tuple[str, ...]) -> list[int]:
+    """Where in `words` a cue of `lexicon` is (`_has`)."""
+    return [
+        i
+        for i, w in enumerate(words)
+        if w not in NOT_CUES and any(_close(stem(w), stem(t)) for t in lexicon)
+    ]
+
+
 def asks_for_person(text: str) -> bool:
-    """'let me talk to someone', 'can I chat with an agent' (misspellings included)."""
+    """'let me talk to someone', 'can I chat with an agent' (misspellings included): a person cue
+    and a contact cue in one phrase (PERSON_SPAN). Anywhere in the message, "Can I get one as a
+    gift for someone?" would be a request for a person."""
     words = WORDS.findall(text.lower())
-    return _has(words, PERSON_WORDS) and _has(words, CONTACT_WORDS)
+    contacts = _at(words, CONTACT_WORDS)
+    return any(abs(p - c) <= PERSON_SPAN for p in _at(words, PERSON_WORDS) for c in contacts)
 
 
 def asks_for_service_desk(text: str) -> bool:

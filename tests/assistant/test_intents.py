@@ -46,6 +46,7 @@ def test_requests_for_a_person(text):
         "I need assistance with my invoice",  # "assistance" is not an assistant
         "how do I change my password",
         "where can I look up my order status?",
+        "Can I get a gift card sent by email as a present for someone in my family?",
     ],
 )
 def test_not_requests_for_a_person(text):
