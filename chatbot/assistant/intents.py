@@ -531,6 +531,8 @@ CONTACT_WORDS = (
     # a person asked to take something on ("would a member of staff be able to pick this up?")
     "pick", "look", "handle", "sort", "deal",
 )  # fmt: skip
+# Contact cues that say nothing alone ("get a gift voucher"), unless aimed (`asks_for_person`).
+AIMED_CONTACT_WORDS = ("get", "put", "direct")
 # How many words apart the two cues of a request for a person may be: all 191 bitext requests
 # for a person that the cues match have them within 6 ("put me through to a real person").
 PERSON_SPAN = 6
@@ -601,11 +603,17 @@ def _at(words: list[str], lexicon: tuple[str, ...]) -> list[int]:
 
 def asks_for_person(text: str) -> bool:
     """'let me talk to someone', 'can I chat with an agent' (misspellings included): a person cue
-    and a contact cue in one phrase (PERSON_SPAN). Anywhere in the message, "Can I get one as a
-    gift for someone?" would be a request for a person."""
+    and a contact cue in one phrase (PERSON_SPAN). "get", "put" and "direct" count only aimed at
+    the shopper or a person ("put me through to", "get someone"): "Can I get a gift voucher sent
+    to someone?" and "put a note on my order for the delivery person" ask for no person."""
     words = WORDS.findall(text.lower())
-    contacts = _at(words, CONTACT_WORDS)
-    return any(abs(p - c) <= PERSON_SPAN for p in _at(words, PERSON_WORDS) for c in contacts)
+    people = _at(words, PERSON_WORDS)
+    contacts = _at(words, tuple(c for c in CONTACT_WORDS if c not in AIMED_CONTACT_WORDS)) + [
+        i
+        for i in _at(words, AIMED_CONTACT_WORDS)
+        if {"me", "us"} & set(words[i + 1 : i + 3]) or any(i < p <= i + 2 for p in people)
+    ]
+    return any(abs(p - c) <= PERSON_SPAN for p in people for c in contacts)
 
 
 def asks_for_service_desk(text: str) -> bool:

@@ -33,6 +33,8 @@ def test_order_numbers(text, numbers):
         "transfer me to a representative",
         "Would a member of staff be able to pick this up with me, please?",
         "could somebody sort this out for me",
+        "Please put me through to a real person, I don't want to talk to a bot.",
+        "can i get someone to help me",
     ],
 )
 def test_requests_for_a_person(text):
@@ -47,6 +49,8 @@ def test_requests_for_a_person(text):
         "how do I change my password",
         "where can I look up my order status?",
         "Can I get a gift card sent by email as a present for someone in my family?",
+        "Can I get a gift voucher sent to someone for their birthday?",
+        "can you put a note on my order for the delivery person",
     ],
 )
 def test_not_requests_for_a_person(text):
