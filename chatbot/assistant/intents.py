@@ -587,18 +587,17 @@ def _close(word: str, target: str) -> bool:
     return d[-1][-1] <= allowed
 
 
-def _has(words: list[str], lexicon: tuple[str, ...]) -> bool:
-    stems = [stem(w) for w in words if w not in NOT_CUES]
-    return any(_close(w, stem(t)) for w in stems for t in lexicon)
-
-
 def _at(words: list[str], lexicon: tuple[str, ...]) -> list[int]:
-    """Where in `words` a cue of `lexicon` is (`_has`)."""
+    """Where in `words` a cue of `lexicon` is (a typo of it counts, `_close`)."""
     return [
         i
         for i, w in enumerate(words)
         if w not in NOT_CUES and any(_close(stem(w), stem(t)) for t in lexicon)
     ]
+
+
+def _has(words: list[str], lexicon: tuple[str, ...]) -> bool:
+    return bool(_at(words, lexicon))
 
 
 def asks_for_person(text: str) -> bool:
