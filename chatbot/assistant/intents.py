@@ -559,6 +559,13 @@ FRUSTRATION = re.compile(
     r"|(haven'?t|have not|never|didn'?t|did not) heard back|still no (reply|response|answer))\b",
     re.IGNORECASE,
 )
+# A billing error only staff can put right ("my card was charged twice", "I was overcharged"): the
+# articles say how charging works, not how to undo a wrong charge. None is in the bitext requests.
+BILLING_ERROR = re.compile(
+    r"\b(charged\b.{0,30}\b(twice|two times|double|2x)|double[- ]?charged|duplicate (charge|payment)"
+    r"|over-?charged|charged (me )?the wrong amount)",
+    re.IGNORECASE,
+)
 FEEDBACK_WORDS = ("review", "feedback", "comment", "opinion", "rating", "rate", "testimonial")
 SERVICE_DESK = re.compile(
     r"\b(customer|client)s?\s*(service|support|care|assistance|help|team)"
@@ -566,6 +573,8 @@ SERVICE_DESK = re.compile(
     re.I,
 )
 WORDS = re.compile(r"[a-z]+")
+# Where one sentence of a chat message ends ("1.5" or "help@store.com" ends none).
+SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 def _close(word: str, target: str) -> bool:
@@ -604,8 +613,14 @@ def asks_for_person(text: str) -> bool:
     """'let me talk to someone', 'can I chat with an agent' (misspellings included): a person cue
     and a contact cue in one phrase (PERSON_SPAN). "get", "put" and "direct" count only aimed at
     the shopper or a person ("put me through to", "get someone"): "Can I get a gift voucher sent
-    to someone?" and "put a note on my order for the delivery person" ask for no person."""
-    words = WORDS.findall(text.lower())
+    to someone?" and "put a note on my order for the delivery person" ask for no person. Both
+    cues are in one sentence: "…to pick up my Click & Collect. Will someone be there?" asks for
+    none."""
+    return any(_asks_for_person(s) for s in SENTENCE.split(text.lower()))
+
+
+def _asks_for_person(sentence: str) -> bool:
+    words = WORDS.findall(sentence)
     people = _at(words, PERSON_WORDS)
     contacts = _at(words, tuple(c for c in CONTACT_WORDS if c not in AIMED_CONTACT_WORDS)) + [
         i
@@ -621,9 +636,9 @@ def asks_for_service_desk(text: str) -> bool:
 
 
 def complains(text: str) -> bool:
-    """A complaint or claim against the store (a warranty claim is not one)."""
+    """A complaint, a claim against the store (a warranty claim is not one) or a billing error."""
     words = WORDS.findall(text.lower())
-    if _has(words, COMPLAINT_WORDS) or FRUSTRATION.search(text):
+    if _has(words, COMPLAINT_WORDS) or FRUSTRATION.search(text) or BILLING_ERROR.search(text):
         return True
     return bool(CLAIM.search(text)) and not NOT_A_COMPLAINT_CLAIM.search(text)
 
@@ -641,6 +656,20 @@ ORDER_WORDS = (
 def mentions_order(text: str) -> bool:
     """'wher is my ordr #10452', 'wats the staus of 3050047': an order, misspelt or not."""
     return any(_close_short(w, t) for w in WORDS.findall(text.lower()) for t in ORDER_WORDS)
+
+
+# A number the shopper names as their order ("order KS-48203", "purchase #10452").
+NAMED_ORDER = re.compile(
+    r"\b(?:order|purchase)\s*(?:number|no\.?|#|id)?\s*(?:is\s+|was\s+)?[:#]?\s*"
+    r"([A-Z0-9][A-Z0-9-]{3,23})\b",
+    re.IGNORECASE,
+)
+
+
+def names_order(text: str) -> bool:
+    """'My espresso machine order KS-48203, any idea when it's arriving?' names the order it asks
+    about; 'how long is delivery to 90210?' names none."""
+    return any(any(ch.isdigit() for ch in m.group(1)) for m in NAMED_ORDER.finditer(text))
 
 
 def _close_short(word: str, target: str) -> bool:

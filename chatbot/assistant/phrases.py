@@ -37,6 +37,7 @@ OPENERS = {
     "nothing_supported": "I can't answer that reliably myself, and I'd rather not guess.",
     "abuse": "I'd like to keep this conversation respectful.",
     "no_order_system": "I can't look up order details from this chat.",
+    "other_language": "I can only answer in English myself.",
 }
 PASSING_ON = "I'm passing you to a person from our team, who will reply right here in this chat."
 OFFLINE = (

@@ -400,6 +400,9 @@ def plan(conversation: Conversation, pending: list[Message]) -> Plan:
         match = intents.Match(intents.BY_NAME["track_order"], match.similarity)
     elif numbers and match.intent is not None and match.intent.action != intents.ORDER_STATUS:
         match = _order_status_sentence(text, match)
+        if match.intent.name == "delivery_period" and intents.names_order(text):
+            # "order KS-48203, any idea when it's arriving?": that order's record answers it.
+            match = intents.Match(intents.BY_NAME["track_order"], match.similarity)
 
     whole = _part(index, text, query, vector, match)
     parts = []
@@ -423,12 +426,18 @@ def plan(conversation: Conversation, pending: list[Message]) -> Plan:
         evidence=whole.evidence,
         offered=whole.offered,
         grounded=bool(index.entries),
+        other_language=spelling.other_language(written, index.words | intents.VOCABULARY),
         repeated=_repeats(own_vector, text, _answered_questions(conversation, pending[0].pk)),
         refusals_before=refusals,
     )
     decision = policy.decide(turn)
     if decision.reason == "nothing_relevant" and any(p.answerable for p in parts):
         decision = policy.Decision(Route.ANSWER, "parts")
+    elif decision.route == Route.ANSWER and parts and not any(p.answerable for p in parts):
+        # Each question alone is uncovered, whatever the whole message seemed near ("Do you supply
+        # beans wholesale, and what would the pricing look like?"): a reply of nothing but "not
+        # covered" lines helps no one, so a person takes it.
+        decision = policy.Decision(Route.HANDOFF, "nothing_relevant")
     log.debug(
         "conversation %s: %s (%s), intent %s %.2f, relevance %.2f",
         conversation.pk,

@@ -55,6 +55,7 @@ class Turn:
     evidence: float = 1.0  # closest retrieved sentence to the question and its intent's question
     offered: bool = True  # a retrieved passage names the offer asked about (intents.names_offer)
     grounded: bool = True  # the store has a knowledge base to answer from
+    other_language: bool = False  # not written in English (spelling.other_language)
     repeated: bool = False
     refusals_before: int = 0  # abusive messages this conversation already refused
 
@@ -73,6 +74,9 @@ def decide(turn: Turn) -> Decision:
         if turn.refusals_before:
             return Decision(Route.HANDOFF, "abuse")
         return Decision(Route.REFUSAL, "abuse")
+    if turn.other_language:
+        # The articles and the answer checks are English: a person answers in the shopper's own.
+        return Decision(Route.HANDOFF, "other_language")
     if asks_for_person(text, turn.match):
         return Decision(Route.HANDOFF, "asked_for_person")
     if complains(text, turn.match):

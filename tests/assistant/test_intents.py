@@ -51,16 +51,34 @@ def test_requests_for_a_person(text):
         "Can I get a gift card sent by email as a present for someone in my family?",
         "Can I get a gift voucher sent to someone for their birthday?",
         "can you put a note on my order for the delivery person",
+        # the two cues in different sentences
+        "I'm driving over on Monday to pick up my Click & Collect. Will someone be there?",
     ],
 )
 def test_not_requests_for_a_person(text):
     assert not intents.asks_for_person(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("My espresso machine order KS-48203, any idea when it's arriving?", True),
+        ("when will purchase #10452 get here", True),
+        ("how long is delivery to 90210?", False),
+        ("how long does an order take to arrive?", False),
+    ],
+)
+def test_names_order(text, named):
+    assert intents.names_order(text) is named
+
+
 def test_complaints_and_claims():
     assert intents.complains("I want to file a complaint about the delivery")
     assert intents.complains("where do I lodge a claim against your shop")
     assert not intents.complains("how do I make a warranty claim?")
+    assert intents.complains("my card was charged twice for one subscription, can you refund it?")
+    assert intents.complains("I think I was overcharged for delivery")
+    assert not intents.complains("when will my card be charged for a pre-order?")
     assert intents.gives_feedback("I'd like to leave a review")
 
 

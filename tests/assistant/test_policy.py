@@ -183,6 +183,27 @@ def test_a_topic_the_knowledge_base_lacks_gets_an_honest_i_dont_know(chat):
     assert "Returns" not in reply.fixed_text and "Delivery" not in reply.fixed_text
 
 
+def test_a_message_asking_only_uncovered_things_is_handed_over(chat):
+    route, reason, reply = decide(
+        chat, "Do you sell gift cards, and can I pay for one in instalments?"
+    )
+    assert (route, reason) == ("handoff", "nothing_relevant")
+    assert phrases.PART_NOT_COVERED.split("“")[0] not in reply.fixed_text
+
+
+def test_a_message_in_another_language_is_handed_to_a_person(chat):
+    route, reason, reply = decide(chat, "¿Cuánto tarda el envío a Madrid y cuánto cuesta?")
+    assert (route, reason) == ("handoff", "other_language")
+    assert reply.fixed_text.startswith(phrases.OPENERS["other_language"])
+
+
+def test_when_a_named_order_arrives_is_looked_up(chat):
+    planned = pipeline.plan(
+        chat, [shopper_says(chat, "My order KS-48203, any idea when it's arriving?")]
+    )
+    assert planned.decision.route == "order" and planned.order_numbers == ["KS-48203"]
+
+
 def test_a_complaint_without_the_word_is_handed_over_as_a_complaint(chat):
     route, reason, reply = decide(chat, "my boots fell apart after 3 weeks, this is ridiculous")
     assert (route, reason) == ("handoff", "complaint")

@@ -177,7 +177,8 @@ def test_an_order_question_without_sign_in_asks_to_sign_in(demo_shop):
 
 def test_a_message_in_another_language_goes_to_a_person(demo_shop):
     bot, trace = reply_to(demo_shop, "¿Puedo devolver un artículo sin recibo?")
-    assert trace.route == "handoff" and "(Source:" not in bot.text
+    assert (trace.route, trace.reason) == ("handoff", "other_language")
+    assert bot.text.startswith(phrases.OPENERS["other_language"]) and "(Source:" not in bot.text
     assert_nothing_unsupported(bot.text, [])
 
 

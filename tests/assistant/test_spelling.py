@@ -30,3 +30,30 @@ STORE = frozenset({"shipping", "profile", "warranty", "return", "jacket"}) | int
 )
 def test_typos_and_shorthand_are_written_out(text, fixed):
     assert spelling.correct(text, STORE) == fixed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Olá, como faço para cancelar a minha assinatura de café? Tem alguma multa?",
+        "Hallo, ich habe vor zwei Wochen eine Kaffeemühle bei Ihnen gekauft und möchte sie zurückgeben.",
+        "¿Puedo devolver un artículo sin recibo?",
+        "笔记本电脑拆封后还能退货吗？",
+    ],
+)
+def test_messages_in_other_languages_are_told_apart(text):
+    assert spelling.other_language(text, STORE)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how lnog do i hav to retrun a jaket",  # typos, corrected to the store's words
+        "i exoect a damn restitution of 299 dollars",
+        "wat paymnet methds do u acept",
+        "Is the Copperline 24cm copper sauté pan dishwasher safe?",  # a name and an accent
+        "fogrot my pasword hlep",  # too short to tell: English is assumed
+    ],
+)
+def test_english_with_typos_names_and_accents_is_english(text):
+    assert not spelling.other_language(text, STORE)
