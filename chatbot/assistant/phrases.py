@@ -61,13 +61,20 @@ KINDS = {
         *(
             v
             for k, v in OPENERS.items()
-            if k not in ("nothing_relevant", "nothing_supported", "no_order_system")
+            if k
+            not in ("nothing_relevant", "nothing_supported", "no_order_system", "other_language")
         ),
         PASSING_ON,
         OFFLINE,
         OFFER_PERSON,
     ],
-    ABSTAIN: [OPENERS["nothing_relevant"], OPENERS["nothing_supported"], PART_NOT_COVERED],
+    # "I can only answer in English myself" says as plainly that the bot cannot answer this.
+    ABSTAIN: [
+        OPENERS["nothing_relevant"],
+        OPENERS["nothing_supported"],
+        OPENERS["other_language"],
+        PART_NOT_COVERED,
+    ],
     "source": [SOURCE],
 }
 SENTENCE_END = re.compile(rf"(?<=[.!?]){passages.NOT_AFTER_ABBREVIATION}\s+(?=[A-Z0-9$€£\"“(¿¡])")
