@@ -493,10 +493,10 @@ def classify(vector: np.ndarray) -> Match:
 
 # A run of 5+ digits keeps a short letter prefix it is joined to ("has TT-48213 shipped?" asks
 # about order TT-48213, not 48213).
+# What follows a word naming an order: the number, after "number", "#", "is" and the like.
+NUMBER_AFTER = r"\s*(?:number|no\.?|#|id)?\s*(?:is\s+|was\s+)?[:#]?\s*([A-Z0-9][A-Z0-9-]{3,23})\b"
 ORDER_NUMBER = re.compile(
-    r"(?:order|purchase|ord|number|no\.?|#)\s*(?:number|no\.?|#|id)?\s*(?:is\s+|was\s+)?[:#]?\s*"
-    r"([A-Z0-9][A-Z0-9-]{3,23})\b"
-    r"|\b((?:[A-Z]{1,4}-)?\d{5,20})\b",
+    rf"(?:order|purchase|ord|number|no\.?|#){NUMBER_AFTER}|\b((?:[A-Z]{{1,4}}-)?\d{{5,20}})\b",
     re.IGNORECASE,
 )
 
@@ -533,6 +533,7 @@ CONTACT_WORDS = (
 )  # fmt: skip
 # Contact cues that say nothing alone ("get a gift voucher"), unless aimed (`asks_for_person`).
 AIMED_CONTACT_WORDS = ("get", "put", "direct")
+PLAIN_CONTACT_WORDS = tuple(c for c in CONTACT_WORDS if c not in AIMED_CONTACT_WORDS)
 # How many words apart the two cues of a request for a person may be: all 191 bitext requests
 # for a person that the cues match have them within 6 ("put me through to a real person").
 PERSON_SPAN = 6
@@ -622,7 +623,7 @@ def asks_for_person(text: str) -> bool:
 def _asks_for_person(sentence: str) -> bool:
     words = WORDS.findall(sentence)
     people = _at(words, PERSON_WORDS)
-    contacts = _at(words, tuple(c for c in CONTACT_WORDS if c not in AIMED_CONTACT_WORDS)) + [
+    contacts = _at(words, PLAIN_CONTACT_WORDS) + [
         i
         for i in _at(words, AIMED_CONTACT_WORDS)
         if {"me", "us"} & set(words[i + 1 : i + 3]) or any(i < p <= i + 2 for p in people)
@@ -659,11 +660,7 @@ def mentions_order(text: str) -> bool:
 
 
 # A number the shopper names as their order ("order KS-48203", "purchase #10452").
-NAMED_ORDER = re.compile(
-    r"\b(?:order|purchase)\s*(?:number|no\.?|#|id)?\s*(?:is\s+|was\s+)?[:#]?\s*"
-    r"([A-Z0-9][A-Z0-9-]{3,23})\b",
-    re.IGNORECASE,
-)
+NAMED_ORDER = re.compile(rf"\b(?:order|purchase){NUMBER_AFTER}", re.IGNORECASE)
 
 
 def names_order(text: str) -> bool:

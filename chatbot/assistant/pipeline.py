@@ -374,7 +374,8 @@ def plan(conversation: Conversation, pending: list[Message]) -> Plan:
     """Classify, retrieve and apply the policy to `pending` (the shopper's unanswered messages)."""
     index = retrieval.store_index(conversation.store_id)
     written = "\n".join(m.text for m in pending).strip()
-    text = spelling.correct(written, index.words | intents.VOCABULARY)
+    domain = index.words | intents.VOCABULARY
+    text = spelling.correct(written, domain)
     query = text
     if len(re.findall(r"\w+", text)) <= SHORT_FOLLOW_UP_WORDS:
         query = f"{_earlier_shopper_text(conversation, pending[0].pk)}\n{text}".strip()
@@ -426,7 +427,7 @@ def plan(conversation: Conversation, pending: list[Message]) -> Plan:
         evidence=whole.evidence,
         offered=whole.offered,
         grounded=bool(index.entries),
-        other_language=spelling.other_language(written, index.words | intents.VOCABULARY),
+        other_language=spelling.other_language(written, text, domain),
         repeated=_repeats(own_vector, text, _answered_questions(conversation, pending[0].pk)),
         refusals_before=refusals,
     )

@@ -102,7 +102,12 @@ def correct(text: str, domain: frozenset[str]) -> str:
             return word
         return _nearest(lower, domain) or word
 
-    return WORD.sub(fix, SHORT_WORD.sub(lambda m: SHORTHAND[m.group(0).lower()], text))
+    return WORD.sub(fix, written_out(text))
+
+
+def written_out(text: str) -> str:
+    """`text` with its chat shorthand written out ("wen is ur" -> "when is your")."""
+    return SHORT_WORD.sub(lambda m: SHORTHAND[m.group(0).lower()], text)
 
 
 # A message is in another language when most of its words are neither English words nor the
@@ -121,29 +126,34 @@ def _known_stems() -> frozenset[str]:
     return frozenset(stem(w) for w in vocabulary())
 
 
-def _unknown_share(text: str, known: frozenset[str]) -> float | None:
+def _unknown_share(text: str, domain: frozenset[str]) -> float | None:
     words = [w.lower() for w in LETTERS.findall(text) if len(w) >= 3]
     if len(words) < OTHER_LANGUAGE_MIN_WORDS:
         return None
-    stems = _known_stems()
-    return sum(w not in known and stem(w) not in stems for w in words) / len(words)
+    known, stems = vocabulary(), _known_stems()
+    unknown = [
+        w
+        for w in words
+        if w not in known and w not in domain and w not in INFORMAL and stem(w) not in stems
+    ]
+    return len(unknown) / len(words)
 
 
-def other_language(text: str, domain: frozenset[str]) -> bool:
-    """Whether `text` is written in a language other than English (the bot answers only in
-    English, from English articles): mostly letters of another script ("笔记本电脑拆封后还能退货吗？"),
-    or mostly unknown words (see OTHER_LANGUAGE_WRITTEN)."""
+def other_language(text: str, corrected: str, domain: frozenset[str]) -> bool:
+    """Whether `text` (`corrected`: the same after `correct` with `domain`) is written in a
+    language other than English (the bot answers only in English, from English articles): mostly
+    letters of another script ("笔记本电脑拆封后还能退货吗？"), or mostly unknown words (see
+    OTHER_LANGUAGE_WRITTEN)."""
     letters = [ch for ch in text if ch.isalpha()]
     if not letters:
         return False
     if sum("LATIN" in unicodedata.name(ch, "") for ch in letters) < len(letters) / 2:
         return True
-    known = vocabulary() | domain | INFORMAL
-    written = _unknown_share(SHORT_WORD.sub(lambda m: SHORTHAND[m.group(0).lower()], text), known)
-    corrected = _unknown_share(correct(text, domain), known)
+    written = _unknown_share(written_out(text), domain)
+    fixed = _unknown_share(corrected, domain)
     return (
         written is not None
-        and corrected is not None
+        and fixed is not None
         and written >= OTHER_LANGUAGE_WRITTEN
-        and corrected >= OTHER_LANGUAGE_CORRECTED
+        and fixed >= OTHER_LANGUAGE_CORRECTED
     )

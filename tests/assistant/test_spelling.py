@@ -42,7 +42,7 @@ def test_typos_and_shorthand_are_written_out(text, fixed):
     ],
 )
 def test_messages_in_other_languages_are_told_apart(text):
-    assert spelling.other_language(text, STORE)
+    assert spelling.other_language(text, spelling.correct(text, STORE), STORE)
 
 
 @pytest.mark.parametrize(
@@ -56,4 +56,4 @@ def test_messages_in_other_languages_are_told_apart(text):
     ],
 )
 def test_english_with_typos_names_and_accents_is_english(text):
-    assert not spelling.other_language(text, STORE)
+    assert not spelling.other_language(text, spelling.correct(text, STORE), STORE)
