@@ -48,6 +48,9 @@ SEARCH_K = 5
 INTENT_UNSURE, INTENT_SURE = 0.40, 0.65
 # A follow-up this short ("and for express?") is searched together with the previous question.
 SHORT_FOLLOW_UP_WORDS = 6
+# So is a longer one that goes on from it ("and if we want to buy it outright after, how much is
+# it?"): the shopper's own word for "about what I just asked".
+GOES_ON = re.compile(r"^\W*(?:and|also|plus|what about|how about)\b", re.IGNORECASE)
 MAX_ORDER_LOOKUPS = 3
 ASSISTANT_MODEL = "parley-assistant"
 # One part of a multi-part message is answered by this many best sentences of its passage.
@@ -377,7 +380,7 @@ def plan(conversation: Conversation, pending: list[Message]) -> Plan:
     domain = index.words | intents.VOCABULARY
     text = spelling.correct(written, domain)
     query = text
-    if len(re.findall(r"\w+", text)) <= SHORT_FOLLOW_UP_WORDS:
+    if len(re.findall(r"\w+", text)) <= SHORT_FOLLOW_UP_WORDS or GOES_ON.match(text):
         query = f"{_earlier_shopper_text(conversation, pending[0].pk)}\n{text}".strip()
     own_vector = embeddings.encode([text])[0]
     vector = own_vector if query == text else embeddings.encode([query])[0]

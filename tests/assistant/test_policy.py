@@ -160,6 +160,22 @@ def test_a_short_follow_up_keeps_the_topic_unless_it_names_its_own(chat, follow_
     assert heading in planned.hits[0].entry.label, [h.entry.label for h in planned.hits]
 
 
+@pytest.mark.parametrize(
+    "follow_up",
+    [
+        "and what if I have a whole block of them, is it the same?",
+        "also, if I drop off six of them, is that a problem?",
+    ],
+)
+def test_a_longer_follow_up_that_goes_on_from_the_question_keeps_its_topic(chat, follow_up):
+    answered(chat, "How much do you charge for knife sharpening?")
+    planned = pipeline.plan(chat, [shopper_says(chat, follow_up)])
+    assert planned.decision.route == "answer"
+    assert planned.hits[0].entry.label == "Knife sharpening › Sharpening service", [
+        h.entry.label for h in planned.hits
+    ]
+
+
 def test_questions_one_passage_answers_are_answered_once(chat):
     route, _, reply = decide(chat, "How much is knife sharpening? And where do I drop the knives?")
     assert route == "answer"
