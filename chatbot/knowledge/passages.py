@@ -162,12 +162,14 @@ def continues_list(before: str, sentence: str) -> bool:
 
 def _joined_short(parts) -> list[str]:
     """A bare "Yes." or "No." stays with the sentence after it: quoted alone, it answers whatever
-    the shopper asked."""
+    the shopper asked. So does a question the article asks ("Ordered as a guest? Enter your order
+    number at fernhillcycles.nl/status."): alone it answers nothing, and what follows it is its
+    answer."""
     out: list[str] = []
     carry = ""
     for part in parts:
         part = f"{carry} {part}".strip()
-        carry = part if YES_OR_NO.fullmatch(part) else ""
+        carry = part if YES_OR_NO.fullmatch(part) or part.endswith("?") else ""
         if not carry:
             out.append(part)
     return [*out, carry] if carry else out

@@ -161,6 +161,18 @@ def test_a_sentence_may_open_with_a_price_and_a_bare_yes_stays_with_its_sentence
     assert sentences("- iDEAL.\n- PayPal.") == ["iDEAL.", "PayPal."]  # one-word items stay items
 
 
+def test_a_question_the_article_asks_stays_with_its_answer():
+    text = (
+        "We e-mail you the tracking code. Ordered as a guest? Enter your order number at "
+        "example.nl/status. Lost it? Ask us."
+    )
+    assert sentences(text) == [
+        "We e-mail you the tracking code.",
+        "Ordered as a guest? Enter your order number at example.nl/status.",
+        "Lost it? Ask us.",
+    ]
+
+
 def test_items_of_one_list_quoted_together_are_said_once_with_their_lead_in():
     text = (
         "You can:\n"
