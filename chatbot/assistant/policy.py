@@ -105,6 +105,8 @@ def answerable(
     """
     if match.intent is None:
         return relevance >= NOTHING_RELEVANT
+    if match.intent.action == intents.UNRELATED:
+        return False  # the weather, homework: no shop's articles answer it, whatever they share
     return offered and evidence >= INTENT_EVIDENCE
 
 

@@ -34,7 +34,8 @@ SHORTHAND = {
     "asap": "as soon as possible", "addy": "address", "acct": "account", "pwd": "password",
     "qty": "quantity", "ppl": "people", "wk": "week", "wks": "weeks", "hrs": "hours",
     "mins": "minutes", "yr": "year", "yrs": "years", "whats": "what is", "hows": "how is",
-    "wheres": "where is", "whens": "when is", "amex": "American Express",
+    "wheres": "where is", "whens": "when is", "amex": "American Express", "sub": "subscription",
+    "subs": "subscriptions", "r": "are", "n": "and", "wats": "what is",
 }  # fmt: skip
 # A shorthand word on its own, not part of an e-mail address, link or code ("u.s.", "pwd-2").
 SHORT_WORD = re.compile(rf"(?<![\w@./-])(?:{'|'.join(SHORTHAND)})(?![\w@./'-])", re.IGNORECASE)

@@ -14,6 +14,10 @@ holds for one unit:
 3. the sentence's MiniLM embedding is at least `MIN_SIMILARITY` (cosine) from the unit's;
 4. the sentence is negated ("not", "no", "never", "n't", ...) exactly when the unit is.
 
+Items of one list said together with their lead-in ("You can: skip it; pause it.") are supported
+when each item, said with the lead-in, is: a reply may quote the items without the sentences
+between them.
+
 Anything else (the question's own words, the model's memory, the instructions) supports nothing.
 A sentence that is one of the product's fixed phrases (`phrases.kind_of`) needs no source.
 """
@@ -25,8 +29,8 @@ import numpy as np
 
 from chatbot.knowledge import embeddings
 from chatbot.knowledge.keywords import terms
+from chatbot.knowledge.passages import LEAD_IN, joined_leads
 from chatbot.knowledge.passages import blocks as passage_blocks
-from chatbot.knowledge.passages import joined_leads
 
 # Chosen on sentences written against the development store's articles (tests/assistant/
 # test_support.py has them): copies and close paraphrases of a passage sentence cover 0.8-1.0 of
@@ -116,6 +120,13 @@ class Sources:
 
     def check(self, sentence: str, vector: np.ndarray | None = None) -> Verdict:
         """Whether the sources support `sentence` (the definition is in the module doc)."""
+        verdict = self._check(sentence, vector)
+        items = list_items(sentence)
+        if not verdict.supported and items and all(self._check(i).supported for i in items):
+            return Verdict(True, verdict.coverage, verdict.similarity, (), " ".join(items))
+        return verdict
+
+    def _check(self, sentence: str, vector: np.ndarray | None = None) -> Verdict:
         missing = tuple(
             sorted(
                 [t for t in tokens(sentence) if t not in self._plain]
@@ -142,3 +153,13 @@ class Sources:
 
     def supported(self, sentence: str) -> bool:
         return self.check(sentence).supported
+
+
+def list_items(sentence: str) -> list[str]:
+    """The items of a list said once with its lead-in ("You can: skip it; pause it."), each with
+    the lead-in ("You can: skip it.", "You can: pause it."); none for any other sentence."""
+    lead = LEAD_IN.match(sentence)
+    if lead is None or "; " not in sentence[lead.end() :]:
+        return []
+    said = sentence[lead.end() :].rstrip(".").split("; ")
+    return [f"{lead.group(0)}{item}." for item in said]

@@ -102,6 +102,11 @@ def split_article(title: str, body: str, limit: int = MAX_PASSAGE_CHARS) -> list
 LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 EMPHASIS = re.compile(r"(\*\*|__|`)(.+?)\1")
 TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+# Column names that keep their capital inside a row's sentence ("Phone: Saturday 10:00 – 16:00").
+PROPER = re.compile(
+    r"(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day|January|February|March|April|May|June|July"
+    r"|August|September|October|November|December"
+)
 TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")
 
 
@@ -115,7 +120,8 @@ def _row_sentence(header: list[str], cells: list[str]) -> str:
     a name of three words or more takes a colon: "what we do: adjust gears")."""
 
     def said(column: str, cell: str) -> str:
-        column = column[:1].lower() + column[1:] if column[1:2].islower() else column
+        if column[1:2].islower() and not PROPER.match(column):
+            column = column[:1].lower() + column[1:]
         return f"{column}: {cell}" if len(column.split()) > 2 else f"{column} {cell}".strip()
 
     cells = [_cell_clause(c) for c in cells]

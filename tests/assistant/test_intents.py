@@ -119,6 +119,49 @@ def test_an_offer_is_named_by_its_words_in_any_inflection_not_inside_others():
     assert intents.names_offer(intents.BY_NAME["cancel_order"], "anything: not an offer")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Is it going to be sunny in London on Sunday?",
+        "any good pizza places around here?",
+        "did Liverpool win yesterday?",
+        "I've got a headache, what painkiller is best?",
+    ],
+)
+def test_requests_no_shop_answers_are_unrelated(text):
+    match = intents.classify(embeddings.encode([text])[0])
+    assert match.intent is not None and match.intent.action == intents.UNRELATED
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Will my parcel arrive if it rains?", "delivery_period"),
+        ("Can I get a tax invoice for my order?", "invoice"),
+        ("Is the shop open on Saturday?", "support_hours"),
+    ],
+)
+def test_shopping_questions_with_the_words_of_unrelated_ones_keep_their_intent(text, name):
+    match = intents.classify(embeddings.encode([text])[0])
+    assert match.intent is not None and match.intent.name == name
+
+
+def test_a_price_match_is_not_named_by_a_lower_price_of_another_offer():
+    price_match = intents.BY_NAME["price_match"]
+    assert not intents.names_offer(
+        price_match, "A subscription sends fresh coffee at a lower price than one-off orders."
+    )
+    assert intents.names_offer(price_match, "Found it cheaper elsewhere? We price-match.")
+
+
+def test_back_in_stock_is_not_named_by_what_happens_to_an_item_out_of_stock():
+    restock = intents.BY_NAME["back_in_stock"]
+    assert not intents.names_offer(
+        restock, "If an item turns out to be out of stock, we only charge you for what we send."
+    )
+    assert intents.names_offer(restock, "Sold out? Tap Notify me and we e-mail you when it's back.")
+
+
 def test_unrelated_text_has_no_intent():
     match = intents.classify(embeddings.encode(["the mitochondria is the powerhouse"])[0])
     assert match.intent is None

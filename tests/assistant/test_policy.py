@@ -222,6 +222,23 @@ def test_a_message_whose_every_part_is_uncovered_is_handed_over(kiln_chat):
     assert reply.fixed_text.startswith(phrases.OPENERS["nothing_relevant"])
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Will it rain in Melbourne on Saturday afternoon?",
+        "Where's a nice place for dinner in Fitzroy on Friday night?",
+        "How do I file my taxes online? It's my first tax return.",
+    ],
+)
+def test_a_request_no_shop_answers_is_not_answered_from_an_article_sharing_its_words(
+    kiln_chat, text
+):
+    # The café's opening hours name Saturday and Fitzroy; returns name "return".
+    route, reason, reply = decide(kiln_chat, text)
+    assert (route, reason) == ("handoff", "nothing_relevant")
+    assert reply.fixed_text.startswith(phrases.OPENERS["nothing_relevant"])
+
+
 def test_when_a_named_order_arrives_is_looked_up(kiln_chat):
     # Read alone, it asks the delivery-times article.
     text = (

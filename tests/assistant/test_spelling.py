@@ -20,6 +20,8 @@ STORE = frozenset({"shipping", "profile", "warranty", "return", "jacket"}) | int
         ("do you shpi to Philadelphia?", "do you ship to Philadelphia?"),
         ("how lnog is the warrenty", "how long is the warranty"),
         ("hiya, whats ur email", "hiya, what is your email"),
+        ("can i pause my sub while im away", "can i pause my subscription while im away"),
+        ("wats ur phone numbr n r u open", "what is your phone number and are you open"),
         # Not shorthand: part of an address, a link, a code or a longer word.
         ("mail info@u.com or see u.s.a/ur-page", "mail info@u.com or see u.s.a/ur-page"),
         (

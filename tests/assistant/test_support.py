@@ -105,3 +105,20 @@ def test_a_list_quoted_as_one_sentence_with_its_lead_in_is_supported():
     assert joined == ["Autoship gives you: 25% off your first order; free delivery; double points."]
     assert sources.supported(joined[0])
     assert not sources.supported("Autoship gives you: 50% off your first order; free delivery.")
+
+
+def test_list_items_quoted_without_the_sentences_between_them_are_supported():
+    article = (
+        "Everything is done from My Account > Subscriptions:\n\n"
+        "- **Skip next delivery** skips just the next one. Your schedule carries on afterwards.\n"
+        "- **Pause subscription** stops deliveries for 1 to 12 weeks. You choose the restart date.\n"
+    )
+    sources = Sources([article])
+    assert sources.supported(
+        "Everything is done from My Account > Subscriptions: Skip next delivery skips just the "
+        "next one; Pause subscription stops deliveries for 1 to 12 weeks."
+    )
+    assert not sources.supported(
+        "Everything is done from My Account > Subscriptions: Skip next delivery skips just the "
+        "next one; Pause subscription stops deliveries for 1 to 24 weeks."
+    )

@@ -136,6 +136,11 @@ def test_a_markdown_table_reads_row_by_row_as_one_block_without_its_header_and_r
     assert not any("|" in s or "---" in s for s in sentences(text))
 
 
+def test_a_column_named_after_a_day_keeps_its_capital_in_the_row_sentence():
+    text = "| Channel | Monday to Friday | Saturday |\n|---|---|---|\n| Phone | 9:00 | 10:00 |\n"
+    assert sentences(text) == ["Phone: Monday to Friday: 9:00, Saturday 10:00."]
+
+
 def test_a_table_cell_of_several_sentences_stays_one_clause_of_its_row():
     """Split into sentences, "After that, contact us." would be quoted without the row it
     belongs to; and a cell's full stop before the next column read "payment., changing"."""
