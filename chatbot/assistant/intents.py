@@ -430,6 +430,11 @@ INTENTS = (
         "what medicine should I take for a cold",
         "book me a flight to Paris",
         "what's a good film to watch tonight",
+        "which bands are playing at the festival this year",
+        "who is the president of the United States",
+        "how do I get to the airport from here",
+        "help me write my cover letter",
+        "what's the best diet to lose weight",
     )),
     Intent("greeting", SMALLTALK, "", ("hi", "hello there", "good morning", "hey")),
     Intent("thanks", SMALLTALK, "", (

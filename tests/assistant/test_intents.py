@@ -126,6 +126,8 @@ def test_an_offer_is_named_by_its_words_in_any_inflection_not_inside_others():
         "any good pizza places around here?",
         "did Liverpool win yesterday?",
         "I've got a headache, what painkiller is best?",
+        "what's on at the theatre tonight?",
+        "I need a good diet plan",
     ],
 )
 def test_requests_no_shop_answers_are_unrelated(text):
