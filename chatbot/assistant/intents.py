@@ -523,16 +523,21 @@ def classify(vector: np.ndarray) -> Match:
     if INTENTS[owners[best]].action == UNRELATED:
         # Only clearly away from shopping: "will my parcel arrive if it rains?" is near "will it
         # rain tomorrow" too, and nearer still to when parcels arrive.
-        nearest = int(_SHOPPING_EXAMPLES[np.argmax(sims[_SHOPPING_EXAMPLES])])
+        nearest = _nearest(sims, _SHOPPING_EXAMPLES)
         if similarity - sims[nearest] < UNRELATED_MARGIN:
             best, similarity = nearest, float(sims[nearest])
             if similarity < MIN_SIMILARITY:
                 return Match(None, similarity)
     if INTENTS[owners[best]].names:
-        nearest = int(_SERVICE_EXAMPLES[np.argmax(sims[_SERVICE_EXAMPLES])])
+        nearest = _nearest(sims, _SERVICE_EXAMPLES)
         if sims[nearest] >= MIN_SIMILARITY and similarity - sims[nearest] < OFFER_MARGIN:
             return Match(INTENTS[owners[nearest]], float(sims[nearest]))
     return Match(INTENTS[owners[best]], similarity)
+
+
+def _nearest(sims: np.ndarray, examples: np.ndarray) -> int:
+    """The example of `examples` (indices into `sims`) nearest to the message."""
+    return int(examples[np.argmax(sims[examples])])
 
 
 # A run of 5+ digits keeps a short letter prefix it is joined to ("has TT-48213 shipped?" asks

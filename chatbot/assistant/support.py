@@ -29,8 +29,8 @@ import numpy as np
 
 from chatbot.knowledge import embeddings
 from chatbot.knowledge.keywords import terms
-from chatbot.knowledge.passages import LEAD_IN, joined_leads
 from chatbot.knowledge.passages import blocks as passage_blocks
+from chatbot.knowledge.passages import joined_leads, list_items
 
 # Chosen on sentences written against the development store's articles (tests/assistant/
 # test_support.py has them): copies and close paraphrases of a passage sentence cover 0.8-1.0 of
@@ -153,13 +153,3 @@ class Sources:
 
     def supported(self, sentence: str) -> bool:
         return self.check(sentence).supported
-
-
-def list_items(sentence: str) -> list[str]:
-    """The items of a list said once with its lead-in ("You can: skip it; pause it."), each with
-    the lead-in ("You can: skip it.", "You can: pause it."); none for any other sentence."""
-    lead = LEAD_IN.match(sentence)
-    if lead is None or "; " not in sentence[lead.end() :]:
-        return []
-    said = sentence[lead.end() :].rstrip(".").split("; ")
-    return [f"{lead.group(0)}{item}." for item in said]

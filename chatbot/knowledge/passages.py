@@ -159,6 +159,17 @@ def joined_leads(said: list[str]) -> list[str]:
     return out
 
 
+def list_items(sentence: str) -> list[str]:
+    """The items of a list said once with its lead-in (`joined_leads`: "You can: skip it; pause
+    it."), each with the lead-in ("You can: skip it.", "You can: pause it."); none for any other
+    sentence."""
+    lead = LEAD_IN.match(sentence)
+    if lead is None or "; " not in sentence[lead.end() :]:
+        return []
+    said = sentence[lead.end() :].rstrip(".").split("; ")
+    return [f"{lead.group(0)}{item}." for item in said]
+
+
 def continues_list(before: str, sentence: str) -> bool:
     """Whether `sentence` is the next item of the list `before` is an item of (both said with one
     lead-in, `blocks`)."""
