@@ -113,6 +113,8 @@ INTENTS = (
         "in what situations can I ask to be reimbursed",
         "what is your money-back guarantee",
         "what's the return window",
+        "until when can I send it back",
+        "what is the deadline to send an item back",
     )),
     Intent("get_refund", ANSWER, "How do I return an item and get a refund?", (
         "I want a refund",
@@ -229,6 +231,8 @@ INTENTS = (
         "is express shipping available",
         "can I pick up my order in a store",
         "how much is postage to my town",
+        "how much does shipping cost",
+        "what does delivery to another country cost",
     )),
     Intent("delivery_period", ANSWER, "How long does delivery take?", (
         "how long does delivery take",
@@ -236,6 +240,7 @@ INTENTS = (
         "how many days does shipping take",
         "how soon will I get what I bought",
         "what is the delivery time",
+        "can you deliver it by tomorrow",
     )),
     Intent("track_order", ORDER_STATUS, "How do I track my order and see its status?", (
         "where is my order",
@@ -281,6 +286,7 @@ INTENTS = (
         "do you have e-gift cards",
         "how do I buy a gift certificate",
         "is there a gift card I can give someone",
+        "when does a gift card expire",
     ), names=("gift card", "gift voucher", "gift certificate", "e-gift", "voucher", "gift token")),
     Intent("gift_wrapping", ANSWER, "Can you gift wrap an order or add a gift message?", (
         "can you gift wrap it",

@@ -130,6 +130,16 @@ def test_a_question_asking_how_much_or_how_long_is_quoted_the_sentence_with_that
     assert grounding.Asked.of("do you ship to Belgium?", asked.vector).figures == ()
 
 
+def test_a_date_is_the_time_asked_for_by_until_when():
+    from chatbot.knowledge import embeddings
+
+    question = "until when can I send back a present?"
+    asked = grounding.Asked.of(question, embeddings.encode([question])[0])
+    assert asked.holds(["Items delivered in December can be returned until January 15."])
+    assert asked.holds(["Orders placed from 3 May ship from the new warehouse."])
+    assert not asked.holds(["You may return unused items in their original packaging."])
+
+
 def test_a_passage_holding_the_figure_asked_for_ranks_first_when_scores_are_close():
     from chatbot.knowledge import embeddings
 

@@ -107,6 +107,17 @@ def test_complaints_and_claims():
         ("Will my parcel arrive if it rains?", "delivery_period"),
         ("Can I get a tax invoice for my order?", "invoice"),
         ("Is the shop open on Saturday?", "support_hours"),
+        # A return deadline asked as a date, a delivery price with the country and the thing
+        # named, how long a gift card lasts.
+        (
+            "We got the kettle on 20 December as a present. Until when can we send it back?",
+            "check_refund_policy",
+        ),
+        ("What does standard delivery to Austria cost for a speaker?", "delivery_options"),
+        (
+            "Got a gift card from my uncle, how long do I have before it stops working?",
+            "gift_cards",
+        ),
     ],
 )
 def test_classification(text, name):
