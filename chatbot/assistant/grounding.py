@@ -225,11 +225,17 @@ def _ranked(units: list[list[str]], asked: Asked) -> list[int]:
 
 
 def _best(units: list[list[str]], asked: Asked, keep: int, first=None) -> list[int]:
-    """The `keep` best units, plus the best one `first` holds for when none of them does."""
+    """The `keep` best units, plus the best one `first` holds for when none of them does, and the
+    best one holding the kind of figure asked for when none of them does ("Can you deliver a bike
+    to Antwerp, and what does that cost?" is answered with where bikes go and with the price)."""
     order = _ranked(units, asked)
     chosen = order[:keep]
-    if first is not None and not any(first(s) for i in chosen for s in units[i]):
-        chosen += [i for i in order[keep:] if any(first(s) for s in units[i])][:1]
+    wanted = [asked.holds]
+    if first is not None:
+        wanted.append(lambda unit: any(first(s) for s in unit))
+    for test in wanted:
+        if not any(test(units[i]) for i in chosen):
+            chosen += [i for i in order[keep:] if test(units[i])][:1]
     return _with_next(units, chosen, asked)
 
 

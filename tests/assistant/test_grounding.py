@@ -130,6 +130,21 @@ def test_a_question_asking_how_much_or_how_long_is_quoted_the_sentence_with_that
     assert grounding.Asked.of("do you ship to Belgium?", asked.vector).figures == ()
 
 
+def test_a_question_asking_a_price_is_quoted_a_price_when_closer_sentences_hold_none():
+    from chatbot.knowledge import embeddings
+
+    sofas = Entry(
+        6, 1, "Shipping", "Sofas", "We deliver sofas to Antwerp and the rest of Belgium in our own "
+        "van. Sofa delivery to Antwerp and Ghent runs every Tuesday. Our two-person crew carries "
+        "the sofa to the room of your choice. Flat rate: €49.",
+    )  # fmt: skip
+    question = "Do you deliver sofas to Antwerp, and what does that cost?"
+    asked = grounding.Asked.of(question, embeddings.encode([question])[0])
+    found = grounding.evidence([Hit(sofas, 0.8, 0.7)], asked, best_only=1)
+    assert "Flat rate: €49." in found.sentences
+    assert len(found.sentences) == 2
+
+
 def test_a_date_is_the_time_asked_for_by_until_when():
     from chatbot.knowledge import embeddings
 
