@@ -138,9 +138,13 @@ class Evidence:
 def _units(text: str) -> list[list[str]]:
     """What may be quoted of a passage: its sentences; a short table's rows, or a short list's
     items said with their lead-in ("You save: 25% off the first order; 6% off every repeat
-    delivery"), as one unit: one item alone answers "how much would I save?" with half of it."""
+    delivery"), as one unit: one item alone answers "how much would I save?" with half of it.
+    A sentence that only leads in to a table ("Choose the grind that matches how you brew:") says
+    nothing alone, and quoted without its rows it would run into the next sentence quoted."""
     out: list[list[str]] = []
     for block in blocks(text):
+        if block == [block[0]] and block[0].endswith(":"):
+            continue
         out.extend([block] if len(block) <= TABLE_SENTENCES else [[s] for s in block])
     grouped: list[list[str]] = []
     for unit in out:

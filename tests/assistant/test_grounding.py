@@ -145,6 +145,23 @@ def test_a_question_asking_a_price_is_quoted_a_price_when_closer_sentences_hold_
     assert len(found.sentences) == 2
 
 
+def test_a_sentence_that_only_leads_in_to_a_table_is_not_quoted_without_its_rows():
+    from chatbot.knowledge import embeddings
+
+    grinds = Entry(
+        7, 1, "Coffee", "Grinds", "Pick the grind setting that suits the way you brew:\n\n"
+        "| Grind | Best for |\n|---|---|\n| Fine | Espresso machines |\n| Coarse | French press |\n"
+        "| Medium | Drip machines |\n| Extra fine | Turkish coffee |\n| Medium fine | Pour-over |\n"
+        "| Medium coarse | Chemex |\n| Very coarse | Cold brew |\n| Beans | Home grinders |\n\n"
+        "We grind on a commercial grinder, so the setting may not suit every home machine.",
+    )  # fmt: skip
+    question = "Which grind setting should I pick for the way I brew?"
+    asked = grounding.Asked.of(question, embeddings.encode([question])[0])
+    found = grounding.evidence([Hit(grinds, 0.8, 0.7)], asked, best_only=2)
+    assert found.sentences
+    assert not any(s.endswith(":") for s in found.sentences)
+
+
 def test_a_date_is_the_time_asked_for_by_until_when():
     from chatbot.knowledge import embeddings
 
