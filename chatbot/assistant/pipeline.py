@@ -298,6 +298,8 @@ def _classified(vector: np.ndarray, text: str) -> intents.Match:
         and not intents.order_numbers(text)
     ):
         return intents.Match(None, match.similarity)
+    if match.intent is None and intents.PAY_LATER.search(text):
+        return intents.Match(intents.BY_NAME["instalments"], 1.0)
     return match
 
 

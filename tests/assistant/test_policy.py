@@ -249,6 +249,15 @@ def test_when_a_named_order_arrives_is_looked_up(kiln_chat):
     assert planned.decision.route == "order" and planned.order_numbers == ["KS-48203"]
 
 
+def test_a_pay_later_provider_named_asks_about_instalments(kiln_chat):
+    # MiniLM does not know the brand: the message alone reads as nothing.
+    text = "The grinder and the scales come to about $900. Could I split that up with Afterpay?"
+    planned = pipeline.plan(kiln_chat, [shopper_says(kiln_chat, text)])
+    assert planned.match.intent.name == "instalments"
+    assert planned.decision.route == "answer"
+    assert "Afterpay" in planned.hits[0].entry.text
+
+
 def test_a_message_in_another_language_is_handed_to_a_person(chat):
     route, reason, reply = decide(chat, "¿Cuánto tarda el envío a Madrid y cuánto cuesta?")
     assert (route, reason) == ("handoff", "other_language")
