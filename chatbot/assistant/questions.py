@@ -21,7 +21,7 @@ BOUNDARY = re.compile(
 
 LEAD = re.compile(r"^(?:and|also|plus),?\s+", re.IGNORECASE)
 # A label before the first question ("Two things: how much is ...", "Quick question: ...").
-LABEL = re.compile(r"^(?:[\w']+ ){0,2}[\w']+:\s+")
+LABEL = re.compile(r"^(?:[\w']+ ){0,5}[\w']+:\s+")
 # A greeting before the first question ("hiya, what's your e-mail ...") asks nothing.
 GREETING = re.compile(
     r"^(?:hi+|hiya|hey+|hello|howdy|good (?:morning|afternoon|evening))(?: there)?\b[\s,!.]*",

@@ -21,6 +21,11 @@ from chatbot.assistant import questions
             "Quick question: do you ship to Norway, and can I pay with PayPal?",
             ["do you ship to Norway", "can I pay with PayPal?"],
         ),
+        (
+            "A couple of things from Galway: what does next-day delivery cost, and do you take "
+            "Apple Pay?",
+            ["what does next-day delivery cost", "do you take Apple Pay?"],
+        ),
         # A greeting asks nothing: the question after it is the first of the message.
         (
             "hiya, what is your email for help and how fast do you reply??",
