@@ -335,6 +335,11 @@ INTENTS = (
         "beat another store's price",
     ), names=("price match", "price-match", "match the price", "match a price", "price promise",
               "price guarantee", "lower price elsewhere", "cheaper elsewhere")),
+    Intent("price_adjustment", ANSWER, "Do you refund the difference if a price drops after I buy?", (
+        "the price dropped after I bought it, can I get the difference back",
+        "it's cheaper on your site now than when I ordered",
+        "do you refund the difference if the price goes down",
+    ), names=("price adjustment", "price drop", "price protection", "price goes down", "price falls")),
     Intent("wholesale", ANSWER, "Do you sell wholesale or in bulk to businesses and resellers?", (
         "do you sell wholesale",
         "I run a shop, can I stock your products",

@@ -114,6 +114,13 @@ def test_complaints_and_claims():
             "check_refund_policy",
         ),
         ("What does standard delivery to Austria cost for a speaker?", "delivery_options"),
+        # A price that fell after the purchase is not one found elsewhere.
+        (
+            "you've put the kettle on sale a week after I paid full price, can I claim the "
+            "difference?",
+            "price_adjustment",
+        ),
+        ("Harvey Norman sells it cheaper, will you match it?", "price_match"),
         (
             "Got a gift card from my uncle, how long do I have before it stops working?",
             "gift_cards",
