@@ -35,7 +35,8 @@ SHORTHAND = {
     "qty": "quantity", "ppl": "people", "wk": "week", "wks": "weeks", "hrs": "hours",
     "mins": "minutes", "yr": "year", "yrs": "years", "whats": "what is", "hows": "how is",
     "wheres": "where is", "whens": "when is", "amex": "American Express", "sub": "subscription",
-    "subs": "subscriptions", "r": "are", "n": "and", "wats": "what is",
+    "subs": "subscriptions", "r": "are", "n": "and", "wats": "what is", "til": "until",
+    "xmas": "Christmas", "bday": "birthday",
 }  # fmt: skip
 # A shorthand word on its own, not part of an e-mail address, link or code ("u.s.", "pwd-2").
 SHORT_WORD = re.compile(rf"(?<![\w@./-])(?:{'|'.join(SHORTHAND)})(?![\w@./'-])", re.IGNORECASE)
@@ -106,9 +107,29 @@ def correct(text: str, domain: frozenset[str]) -> str:
     return WORD.sub(fix, written_out(text))
 
 
+MONTHS = (
+    "January February March April May June July August September October November December".split()
+)
+# A month cut short beside a day ("dec 10", "3rd Jan"): articles write dates in full ("until January
+# 15"), and MiniLM reads "dec" as nothing of the kind.
+_SHORT_MONTH = r"(jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)"
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+SHORT_DATE = re.compile(
+    rf"\b{_SHORT_MONTH}\.?(?=\s+{_DAY}\b)"  # "dec 10"
+    rf"|(?<=\d\s){_SHORT_MONTH}\b|(?<=\d[snrt][tdh]\s){_SHORT_MONTH}\b",  # "10 dec", "3rd Jan"
+    re.IGNORECASE,
+)
+
+
+def _month(match: re.Match) -> str:
+    short = match.group(0)[:3].lower()
+    return next(m for m in MONTHS if m.lower().startswith(short))
+
+
 def written_out(text: str) -> str:
-    """`text` with its chat shorthand written out ("wen is ur" -> "when is your")."""
-    return SHORT_WORD.sub(lambda m: SHORTHAND[m.group(0).lower()], text)
+    """`text` with its chat shorthand written out ("wen is ur" -> "when is your", "dec 10" ->
+    "December 10")."""
+    return SHORT_DATE.sub(_month, SHORT_WORD.sub(lambda m: SHORTHAND[m.group(0).lower()], text))
 
 
 # A message is in another language when most of its words are neither English words nor the

@@ -59,3 +59,20 @@ def test_messages_in_other_languages_are_told_apart(text):
 )
 def test_english_with_typos_names_and_accents_is_english(text):
     assert not spelling.other_language(text, spelling.correct(text, STORE), STORE)
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        (
+            "got it dec 10 for xmas, til when can I return it?",
+            "got it December 10 for Christmas, until when can I return it?",
+        ),
+        ("it came on 3rd Jan.", "it came on 3rd January."),
+        ("delivered 14 sept", "delivered 14 September"),
+        # Not a date: a word that only looks like a month.
+        ("will it mar the finish?", "will it mar the finish?"),
+    ],
+)
+def test_months_cut_short_beside_a_day_are_written_out(written, read):
+    assert spelling.written_out(written) == read
