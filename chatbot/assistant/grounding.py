@@ -21,6 +21,7 @@ from chatbot.knowledge.passages import blocks, continues_list, joined_leads, sen
 from chatbot.knowledge.retrieval import Hit
 
 from . import phrases, safety, support
+from .spelling import MONTHS
 
 RULES = (
     "Answer the customer's question in one or two sentences, using only the help article they "
@@ -173,11 +174,10 @@ TIME = re.compile(
     r"(?:days?|hours?|weeks?|months?|minutes?|years?)\b"
     r"|\b\d{1,2}(?:[:.]\d{2})?\s?(?:a\.m\.|p\.m\.|am|pm)\b|\b\d{1,2}:\d{2}\b"
     r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b"
-    r"|\b(?:january|february|march|april|june|july|august|september|october|november|december)\b"
-    r"|\b\d{1,2}\s+may\b|\bmay\s+\d{1,2}\b",
+    rf"|\b(?:{'|'.join(m for m in MONTHS if m != 'May')})\b"
+    r"|\b\d{1,2}\s+may\b|\bmay\s+\d{1,2}\b",  # "you may return it" names no month
     re.IGNORECASE,
 )
-# ("May" is a date only beside a day: "you may return it" asks nothing.)
 # A unit's score when quoting: its closest sentence's cosine to the question, plus FIGURE_WEIGHT
 # when it holds the kind of figure asked for (a price for "how much", a time for "how long"):
 # MiniLM ranks "We deliver to Belgium ..." above "Belgium: carrier bpost, price €7.95" for "how

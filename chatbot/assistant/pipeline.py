@@ -299,6 +299,7 @@ def _classified(vector: np.ndarray, text: str) -> intents.Match:
     ):
         return intents.Match(None, match.similarity)
     if match.intent is None and intents.PAY_LATER.search(text):
+        # The brand names the offer outright: its question steers the ranking in full.
         return intents.Match(intents.BY_NAME["instalments"], 1.0)
     return match
 
