@@ -78,6 +78,13 @@ RATES = Entry(
 )  # fmt: skip
 
 
+def asked_for(question: str) -> grounding.Asked:
+    """What `question` asks, embedded as the pipeline embeds it."""
+    from chatbot.knowledge import embeddings
+
+    return grounding.Asked.of(question, embeddings.encode([question])[0])
+
+
 def test_a_rates_table_is_quoted_whole_or_not_at_all():
     from chatbot.knowledge import embeddings
 
@@ -112,8 +119,6 @@ def test_the_sentence_naming_an_offer_is_quoted_when_the_closest_ones_do_not_nam
 
 
 def test_a_question_asking_how_much_or_how_long_is_quoted_the_sentence_with_that_figure():
-    from chatbot.knowledge import embeddings
-
     countries = Entry(
         3, 1, "Shipping", "Countries", "We deliver parcels to Belgium, Germany and France. "
         "Parcels to Belgium go with bpost. Belgium: price €7.95. Germany: 2-4 working days. "
@@ -123,7 +128,7 @@ def test_a_question_asking_how_much_or_how_long_is_quoted_the_sentence_with_that
         ("how much is shipping to Belgium?", "Belgium: price €7.95."),
         ("how long does a parcel to Germany take?", "Germany: 2-4 working days."),
     ]:
-        asked = grounding.Asked.of(question, embeddings.encode([question])[0])
+        asked = asked_for(question)
         assert len(asked.figures) == 1
         found = grounding.evidence([Hit(countries, 0.8, 0.7)], asked, best_only=1)
         assert found.sentences == [figure]
@@ -131,23 +136,19 @@ def test_a_question_asking_how_much_or_how_long_is_quoted_the_sentence_with_that
 
 
 def test_a_question_asking_a_price_is_quoted_a_price_when_closer_sentences_hold_none():
-    from chatbot.knowledge import embeddings
-
     sofas = Entry(
         6, 1, "Shipping", "Sofas", "We deliver sofas to Antwerp and the rest of Belgium in our own "
         "van. Sofa delivery to Antwerp and Ghent runs every Tuesday. Our two-person crew carries "
         "the sofa to the room of your choice. Flat rate: €49.",
     )  # fmt: skip
     question = "Do you deliver sofas to Antwerp, and what does that cost?"
-    asked = grounding.Asked.of(question, embeddings.encode([question])[0])
+    asked = asked_for(question)
     found = grounding.evidence([Hit(sofas, 0.8, 0.7)], asked, best_only=1)
     assert "Flat rate: €49." in found.sentences
     assert len(found.sentences) == 2
 
 
 def test_a_sentence_that_only_leads_in_to_a_table_is_not_quoted_without_its_rows():
-    from chatbot.knowledge import embeddings
-
     grinds = Entry(
         7, 1, "Coffee", "Grinds", "Pick the grind setting that suits the way you brew:\n\n"
         "| Grind | Best for |\n|---|---|\n| Fine | Espresso machines |\n| Coarse | French press |\n"
@@ -156,31 +157,27 @@ def test_a_sentence_that_only_leads_in_to_a_table_is_not_quoted_without_its_rows
         "We grind on a commercial grinder, so the setting may not suit every home machine.",
     )  # fmt: skip
     question = "Which grind setting should I pick for the way I brew?"
-    asked = grounding.Asked.of(question, embeddings.encode([question])[0])
+    asked = asked_for(question)
     found = grounding.evidence([Hit(grinds, 0.8, 0.7)], asked, best_only=2)
     assert found.sentences
     assert not any(s.endswith(":") for s in found.sentences)
 
 
 def test_a_date_is_the_time_asked_for_by_until_when():
-    from chatbot.knowledge import embeddings
-
     question = "until when can I send back a present?"
-    asked = grounding.Asked.of(question, embeddings.encode([question])[0])
+    asked = asked_for(question)
     assert asked.holds(["Items delivered in December can be returned until January 15."])
     assert asked.holds(["Orders placed from 3 May ship from the new warehouse."])
     assert not asked.holds(["You may return unused items in their original packaging."])
 
 
 def test_a_passage_holding_the_figure_asked_for_ranks_first_when_scores_are_close():
-    from chatbot.knowledge import embeddings
-
     leaves = Hit(
         Entry(4, 1, "Shipping", "Dispatch", "Orders leave our warehouse daily."), 0.62, 0.6
     )
     rates = Hit(Entry(5, 1, "Shipping", "Rates", "Ground: $6.49, 5-7 days."), 0.58, 0.5)
     question = "what's the cheapest way to ship?"
-    asked = grounding.Asked.of(question, embeddings.encode([question])[0])
+    asked = asked_for(question)
     assert grounding.ranked_for([leaves, rates], asked) == [rates, leaves]
     plain = grounding.Asked.of("do you ship to PO boxes?", asked.vector)
     assert grounding.ranked_for([leaves, rates], plain) == [leaves, rates]
@@ -196,8 +193,6 @@ def test_a_source_line_is_one_phrase_whatever_its_label_holds():
 
 
 def test_a_short_list_said_with_its_lead_in_is_quoted_whole_or_not_at_all():
-    from chatbot.knowledge import embeddings
-
     autoship = Entry(
         6, 1, "Autoship", "What it costs", "Autoship is free to join and you can cancel at any "
         "time without a fee. You save on every Autoship order:\n- 25% off your first order;\n"
@@ -205,7 +200,7 @@ def test_a_short_list_said_with_its_lead_in_is_quoted_whole_or_not_at_all():
         "e-mail 4 days before each delivery is dispatched. Deliveries can be every 1 to 12 weeks.",
     )  # fmt: skip
     question = "how much would I save with Autoship?"
-    asked = grounding.Asked.of(question, embeddings.encode([question])[0])
+    asked = asked_for(question)
     found = grounding.evidence([Hit(autoship, 0.8, 0.7)], asked, best_only=1)
     assert grounding.cited(found).startswith(
         "You save on every Autoship order: 25% off your first order; 6% off every repeat "
@@ -214,8 +209,6 @@ def test_a_short_list_said_with_its_lead_in_is_quoted_whole_or_not_at_all():
 
 
 def test_one_part_of_a_message_is_answered_from_its_section_and_the_sections_that_rank_as_high():
-    from chatbot.knowledge import embeddings
-
     intro = Hit(
         Entry(8, 1, "Delivery", "Delivery rates", "Free standard delivery on orders of £40 or "
               "more. Express delivery is only available on the mainland. Saturday delivery is "
@@ -227,7 +220,7 @@ def test_one_part_of_a_message_is_answered_from_its_section_and_the_sections_tha
     )  # fmt: skip
     returns = Hit(Entry(10, 2, "Returns", "Returns", "Express returns cost £9.99."), 0.505, 0.5)
     question = "How much is next-day delivery"
-    asked = grounding.Asked.of(question, embeddings.encode([question])[0])
+    asked = asked_for(question)
     found = grounding.evidence([intro, returns, table], asked, best_only=2)
     assert "Mainland: service Express (next working day), price £6.79." in found.sentences
     assert not any("returns" in s for s in found.sentences)
@@ -237,8 +230,6 @@ def test_one_part_of_a_message_is_answered_from_its_section_and_the_sections_tha
 
 
 def test_figures_given_in_sequence_are_quoted_together():
-    from chatbot.knowledge import embeddings
-
     refunds = Hit(
         Entry(11, 3, "Returns", "Refunds", "Returns are checked by our team in Leeds. We refund "
               "your return within 2 working days of receiving it. The money reaches your account "
@@ -246,7 +237,7 @@ def test_figures_given_in_sequence_are_quoted_together():
         0.6, 0.6,
     )  # fmt: skip
     question = "how long until I get my refund?"
-    asked = grounding.Asked.of(question, embeddings.encode([question])[0])
+    asked = asked_for(question)
     found = grounding.evidence([refunds], asked, best_only=1)
     assert found.sentences == [
         "We refund your return within 2 working days of receiving it.",
